@@ -1,0 +1,45 @@
+# The course's commands. The README's two: `make lab` and `make test`.
+# Both set up .venv first (idempotent: skipped when requirements.txt and
+# pyproject.toml have not changed since the last install).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup lab test unit outputs bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## Open the course in JupyterLab.
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+## All tests: cvlib unit tests + every notebook against its stored outputs (nbval), quick profile.
+test: setup
+	CVLIB_PROFILE=quick MPLBACKEND=Agg $(BIN)/python -m pytest tests/ notebooks/ \
+		--nbval --sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800
+
+## Unit tests only (fast).
+unit: setup
+	$(BIN)/python -m pytest tests/
+
+## Re-run notebooks in the quick profile and store their outputs (the nbval reference).
+## One notebook: make outputs NB=notebooks/01_cnn_basics.ipynb
+NB ?= notebooks/*.ipynb
+outputs: setup
+	$(BIN)/python scripts/regenerate_outputs.py $(NB)
+
+## Benchmark table: wall time, peak memory and key metric of each lesson (quick profile).
+bench: setup
+	$(BIN)/python scripts/benchmark.py $(NB)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

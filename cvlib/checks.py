@@ -1,0 +1,73 @@
+"""Check cells: assert what the learner must obtain, print it in a stable form.
+
+A check prints one line such as::
+
+    CHECK test accuracy = 0.981 (required >= 0.97): ok
+
+The measured value is shown to the learner; the test suite's nbval sanitizer
+masks the number after ``=`` (it can differ in the last digits between CPU
+and CUDA), so the stored output compares the *requirement and the verdict*.
+The assertion itself always uses the exact value.
+
+If ``CVLIB_METRICS_FILE`` is set (the benchmark script sets it), each check
+also appends ``{"name": ..., "value": ...}`` to that JSON-lines file, so the
+benchmark table reports the lesson's key metric without parsing outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+
+def record_metric(name: str, value: float) -> None:
+    """Append a metric to ``$CVLIB_METRICS_FILE`` (JSON lines) if that variable is set."""
+    path = os.environ.get("CVLIB_METRICS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"name": name, "value": float(value)}) + "\n")
+
+
+def check(
+    name: str,
+    value: float,
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    digits: int = 3,
+) -> float:
+    """Assert ``at_least <= value <= at_most``, print the result rounded, record it.
+
+    Args:
+        name: what is measured, as the learner reads it ("test accuracy").
+        value: the measured number (a Python float or a 0-d tensor).
+        at_least / at_most: the bounds; at least one must be given.
+        digits: decimals printed.
+
+    Returns:
+        ``value`` as a float, so a check can be used inline.
+
+    Raises:
+        AssertionError: with the measured value and what was required.
+    """
+    if at_least is None and at_most is None:
+        raise ValueError("check() needs at_least=, at_most= or both: a check that cannot fail is no check.")
+    value = float(value)
+    parts = []
+    if at_least is not None:
+        parts.append(f">= {at_least:g}")
+    if at_most is not None:
+        parts.append(f"<= {at_most:g}")
+    requirement = " and ".join(parts)
+    ok = not math.isnan(value)
+    ok = ok and (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
+    record_metric(name, value)
+    line = f"CHECK {name} = {value:.{digits}f} (required {requirement})"
+    if not ok:
+        raise AssertionError(
+            f"{line}: FAILED. The lesson did not reach its expected result; "
+            "re-run it from the top (Kernel > Restart and run all) and report it if it fails again."
+        )
+    print(f"{line}: ok")
+    return value

@@ -1,0 +1,117 @@
+"""Checksummed downloads and archive extraction that cannot escape its folder."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A ``full`` dataset is neither on disk nor downloadable; the message says what to do."""
+
+
+def unavailable(name: str, folder: Path, how: str, cause: BaseException | None = None) -> DatasetUnavailableError:
+    """Build the one-line error a learner sees when a dataset is missing."""
+    reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    return DatasetUnavailableError(
+        f"dataset {name!r} is not in {folder} and could not be downloaded{reason}. "
+        f"{how} Or run the lesson with the offline profile: CVLIB_PROFILE=quick."
+    )
+
+
+def sha256sum(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``dest`` (skipped if a file with the right checksum is there).
+
+    The file is written to ``dest.part`` and renamed only after its SHA-256
+    matches, so an interrupted or corrupted download never looks complete.
+
+    Raises:
+        urllib.error.URLError / OSError: the download failed (callers turn it into
+            a :class:`DatasetUnavailableError`).
+        ValueError: the checksum does not match (the file is removed).
+    """
+    dest = Path(dest)
+    if dest.exists() and sha256sum(dest) == sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
+            while block := response.read(1 << 20):
+                out.write(block)
+                bar.update(len(block))
+    actual = sha256sum(part)
+    if actual != sha256:
+        part.unlink()
+        raise ValueError(
+            f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}. "
+            "The file was removed; the link may have changed or the download was corrupted: try again."
+        )
+    part.replace(dest)
+    return dest
+
+
+def _safe_target(root: Path, member: str) -> Path:
+    target = (root / member).resolve()
+    if target != root and root not in target.parents:
+        raise ValueError(f"archive member {member!r} would be written outside {root}: refusing to extract.")
+    return target
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    """Extract a .zip or .tar(.gz/.bz2/.xz) into ``dest``; refuse any member that escapes it.
+
+    Links and device files inside tar archives are refused as well.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                _safe_target(root, info.filename)
+            zf.extractall(root)
+        return dest
+    with tarfile.open(archive) as tf:
+        members = tf.getmembers()
+        for m in members:
+            _safe_target(root, m.name)
+            if not (m.isfile() or m.isdir()):
+                raise ValueError(f"archive member {m.name!r} is a link or special file: refusing to extract.")
+        tf.extractall(root, members=members, filter="data")
+    return dest
+
+
+def download_and_extract(
+    url: str, folder: Path, sha256: str, *, name: str, how: str, archive_name: str | None = None
+) -> Path:
+    """Download an archive with checksum and extract it into ``folder``.
+
+    Turns network failures into :class:`DatasetUnavailableError` (named dataset,
+    expected folder, what to do). Returns ``folder``.
+    """
+    folder = Path(folder)
+    archive = folder.parent / (archive_name or url.rsplit("/", 1)[-1])
+    try:
+        download(url, archive, sha256)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise unavailable(name, folder, how, err) from err
+    extract(archive, folder.parent)
+    return folder
+

@@ -1,0 +1,137 @@
+"""Plots for the lessons: image grids, training curves, confusion matrices.
+
+Every function draws one titled figure with labelled axes and returns the
+``matplotlib.figure.Figure``. In a notebook the figure shows when the cell
+ends; end the call with ``;`` (or assign it) so it is not shown twice.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+
+def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` or ``(H, W)`` tensor/array in [0, 1] -> ``(H, W)`` or ``(H, W, 3)`` array for imshow."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().float().cpu().numpy()
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
+    return np.clip(image, 0.0, 1.0)
+
+
+def show_images(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    labels: Sequence[int] | None = None,
+    preds: Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    title: str = "Images",
+    size: float = 1.3,
+    cmap: str = "gray",
+) -> Figure:
+    """Grid of images with their label and, if given, prediction (green if right, red if wrong).
+
+    Args:
+        images: ``(N, C, H, W)`` float in [0, 1] (C = 1 or 3), or a list of such ``(C, H, W)``.
+        labels / preds: ``N`` class indices.
+        class_names: names for the indices (default: the index itself).
+    """
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    name = (lambda i: class_names[i]) if class_names is not None else str
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(to_numpy_image(images[k]), cmap=cmap, vmin=0, vmax=1)
+        if labels is not None and preds is not None:
+            ok = int(labels[k]) == int(preds[k])
+            ax.set_title(f"{name(int(preds[k]))} ({name(int(labels[k]))})", fontsize=8, color="green" if ok else "red")
+        elif labels is not None:
+            ax.set_title(name(int(labels[k])), fontsize=8)
+        elif preds is not None:
+            ax.set_title(name(int(preds[k])), fontsize=8)
+    subtitle = " — predicted (true)" if labels is not None and preds is not None else ""
+    fig.suptitle(title + subtitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]] | object, title: str = "Training curves") -> Figure:
+    """Loss and accuracy per epoch, train vs validation (a :class:`cvlib.train.History` or its dict)."""
+    h = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            values = h.get(f"{split}_{key}") or []
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=split, markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy loss" if key == "loss" else "accuracy")
+        ax.set_title(key if key == "loss" else "accuracy")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true: Sequence[int] | torch.Tensor,
+    y_pred: Sequence[int] | torch.Tensor,
+    class_names: Sequence[str] | None = None,
+    title: str = "Confusion matrix",
+    normalize: str | None = None,
+) -> Figure:
+    """Confusion matrix (rows: true class, columns: predicted) drawn with scikit-learn."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = np.arange(len(class_names)) if class_names is not None else None
+    cm = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ConfusionMatrixDisplay(cm, display_labels=class_names).plot(
+        ax=ax, colorbar=False, cmap="Blues", values_format=".2f" if normalize else "d"
+    )
+    ax.set_title(title)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    xs: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    spread: Mapping[str, Sequence[float]] | None = None,
+    logx: bool = False,
+) -> Figure:
+    """Several named y-curves over the same x, with an optional ± spread band per curve."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for name, ys in curves.items():
+        line = ax.plot(xs, ys, "-o", label=name, markersize=4)[0]
+        if spread and name in spread:
+            lo = np.asarray(ys) - np.asarray(spread[name])
+            hi = np.asarray(ys) + np.asarray(spread[name])
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
