@@ -21,12 +21,15 @@ import math
 import os
 
 
-def record_metric(name: str, value: float) -> None:
-    """Append a metric to ``$CVLIB_METRICS_FILE`` (JSON lines) if that variable is set."""
+def record_metric(name: str, value: float, key: bool = False) -> None:
+    """Append a metric to ``$CVLIB_METRICS_FILE`` (JSON lines) if that variable is set.
+
+    ``key=True`` marks the lesson's key metric (the benchmark table's column).
+    """
     path = os.environ.get("CVLIB_METRICS_FILE")
     if path:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"name": name, "value": float(value)}) + "\n")
+            f.write(json.dumps({"name": name, "value": float(value), "key": key}) + "\n")
 
 
 def check(
@@ -36,6 +39,7 @@ def check(
     at_least: float | None = None,
     at_most: float | None = None,
     digits: int = 3,
+    key: bool = False,
 ) -> float:
     """Assert ``at_least <= value <= at_most``, print the result rounded, record it.
 
@@ -44,6 +48,7 @@ def check(
         value: the measured number (a Python float or a 0-d tensor).
         at_least / at_most: the bounds; at least one must be given.
         digits: decimals printed.
+        key: this is the lesson's key metric (shown in the benchmark table).
 
     Returns:
         ``value`` as a float, so a check can be used inline.
@@ -62,7 +67,7 @@ def check(
     requirement = " and ".join(parts)
     ok = not math.isnan(value)
     ok = ok and (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
-    record_metric(name, value)
+    record_metric(name, value, key)
     line = f"CHECK {name} = {value:.{digits}f} (required {requirement})"
     if not ok:
         raise AssertionError(
