@@ -18,7 +18,8 @@ class DatasetUnavailableError(RuntimeError):
 
 def unavailable(name: str, folder: Path, how: str, cause: BaseException | None = None) -> DatasetUnavailableError:
     """Build the one-line error a learner sees when a dataset is missing."""
-    reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    first_line = str(cause).strip().splitlines()[0] if cause is not None and str(cause).strip() else ""
+    reason = f" ({type(cause).__name__}: {first_line.rstrip(':')})" if cause is not None else ""
     return DatasetUnavailableError(
         f"dataset {name!r} is not in {folder} and could not be downloaded{reason}. "
         f"{how} Or run the lesson with the offline profile: CVLIB_PROFILE=quick."
