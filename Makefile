@@ -24,8 +24,8 @@ lab: setup
 
 ## All tests: cvlib unit tests + every notebook against its stored outputs (nbval), quick profile.
 test: setup
-	CVLIB_PROFILE=quick MPLBACKEND=Agg $(BIN)/python -m pytest tests/ notebooks/ \
-		--nbval --sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800
+	CVLIB_PROFILE=quick $(BIN)/python -m pytest tests/ notebooks/ \
+		--nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800
 
 ## Unit tests only (fast).
 unit: setup

@@ -40,7 +40,7 @@ def check(
     at_most: float | None = None,
     digits: int = 3,
     key: bool = False,
-) -> float:
+) -> None:
     """Assert ``at_least <= value <= at_most``, print the result rounded, record it.
 
     Args:
@@ -50,8 +50,7 @@ def check(
         digits: decimals printed.
         key: this is the lesson's key metric (shown in the benchmark table).
 
-    Returns:
-        ``value`` as a float, so a check can be used inline.
+    Returns nothing, so a check as the last line of a cell shows only its printed line.
 
     Raises:
         AssertionError: with the measured value and what was required.
@@ -75,4 +74,3 @@ def check(
             "re-run it from the top (Kernel > Restart and run all) and report it if it fails again."
         )
     print(f"{line}: ok")
-    return value

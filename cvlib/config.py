@@ -129,7 +129,7 @@ def checkpoint_dir() -> Path:
 
 
 def setup_plots(dpi: int = 72) -> None:
-    """Matplotlib defaults for lessons: small PNG figures (stored notebooks stay small)."""
+    """Matplotlib defaults for lessons: PNG figures at a low DPI (stored notebooks stay small)."""
     import matplotlib as mpl
 
     mpl.rcParams.update(

@@ -47,7 +47,7 @@ def show_images(
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 4.0), size * nrows + 0.6), squeeze=False)
     name = (lambda i: class_names[i]) if class_names is not None else str
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])

@@ -41,7 +41,8 @@ def execute(path: Path, *, timeout: int = 1800, env: dict[str, str] | None = Non
 
     nb = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
-    os.environ.update({"CVLIB_PROFILE": "quick", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    os.environ["CVLIB_PROFILE"] = "quick"
+    os.environ.pop("MPLBACKEND", None)  # the kernel uses Jupyter's inline backend
     os.environ.update(env or {})
     try:
         client = NotebookClient(

@@ -2,9 +2,12 @@
 
 import os
 
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["CVLIB_PROFILE"] = "quick"
 
+import matplotlib  # noqa: E402
+
+# Headless plots in this (test) process only.
+matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 

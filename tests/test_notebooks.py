@@ -1,0 +1,69 @@
+"""Every lesson has current stored outputs and follows the lesson contract (CONTRIBUTING.md).
+
+nbval (``make test``) re-runs each notebook and compares with the stored outputs;
+this test catches what nbval cannot: outputs that were never stored, cells run
+out of order, code edited after the outputs were stored, a missing Colab badge,
+parameters cell or key check.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+from nbtools import HASH_KEY, source_hash  # noqa: E402
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+REGENERATE = "regenerate them with `make outputs NB=notebooks/{}`"
+
+
+def test_there_are_lessons():
+    assert NOTEBOOKS, "no notebooks/NN_topic.ipynb found"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def lesson(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def test_outputs_stored_in_order_without_errors(lesson):
+    path, nb = lesson
+    cells = code_cells(nb)
+    counts = [c.execution_count for c in cells]
+    assert None not in counts, f"{path.name}: some code cells have no stored output; " + REGENERATE.format(path.name)
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{path.name}: cells were not run once top to bottom; " + REGENERATE.format(path.name)
+    )
+    errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: a stored output is an error ({errors[0].ename})"
+
+
+def test_outputs_are_not_stale(lesson):
+    path, nb = lesson
+    stored = nb.metadata.get(HASH_KEY, {}).get("source_hash")
+    assert stored == source_hash(nb), (
+        f"{path.name}: its code changed after the outputs were stored; " + REGENERATE.format(path.name)
+    )
+
+
+def test_lesson_contract(lesson):
+    path, nb = lesson
+    text = "\n".join(c.source for c in nb.cells)
+    first = nb.cells[0].source
+    assert f"colab.research.google.com/github/" in first and path.name in first, "Open-in-Colab badge for this file"
+    assert re.search(r"run time", first, re.I), "the first cell states the estimated run time"
+    assert any("google.colab" in c.source for c in code_cells(nb)[:2]), "Colab setup cell"
+    assert any("parameters" in c.metadata.get("tags", []) for c in code_cells(nb)), "a cell tagged `parameters`"
+    assert "lesson_header(" in text
+    assert len(re.findall(r"key=True", text)) == 1, "exactly one check(..., key=True): the lesson's key metric"
+    last = "\n".join(c.source for c in nb.cells[-3:] if c.cell_type == "markdown").lower()
+    assert "exercise" in text.lower() and "further reading" in last and "summary" in text.lower()
+    assert path.stat().st_size < 3_000_000, f"{path.name} is {path.stat().st_size // 1000} kB: shrink figures"
