@@ -98,3 +98,60 @@ def test_extract_refuses_path_escape(tmp_path):
         tf.addfile(info, io.BytesIO(data))
     extract(good_tar, tmp_path / "out3")
     assert (tmp_path / "out3" / "d" / "f.txt").read_bytes() == b"fine"
+
+
+def _write_idx(path, array, magic_type=0x08):
+    """Write an uncompressed IDX file (the MNIST on-disk format): magic, dims, big-endian data."""
+    import struct
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, magic_type, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.tobytes())
+
+
+def test_mnist_fixture_in_the_real_layout_loads(tmp_path):
+    import numpy as np
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 5), ("t10k", 3)):
+        images = rng.integers(0, 256, size=(n, 28, 28))
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    train = torchvision_dataset("mnist", "train", root=tmp_path, download=False)
+    test = torchvision_dataset("mnist", "test", root=tmp_path, download=False)
+    assert len(train) == 5 and len(test) == 3
+    x, y = train[2]
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y == 2
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+
+
+def test_cifar10_fixture_in_the_real_layout_loads(tmp_path, monkeypatch):
+    import pickle
+
+    import numpy as np
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+
+    def batch(n):
+        return {"data": rng.integers(0, 256, size=(n, 3 * 32 * 32), dtype=np.uint8), "labels": list(range(n))}
+
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(2)))
+    (folder / "test_batch").write_bytes(pickle.dumps(batch(4)))
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
+    # torchvision verifies each file's MD5 against the official archive; our fixture has other bytes.
+    import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda path, md5=None: True)
+    train = torchvision_dataset("cifar10", "train", root=tmp_path, download=False)
+    test = torchvision_dataset("cifar10", "test", root=tmp_path, download=False)
+    assert len(train) == 10 and len(test) == 4 and train.classes[3] == "cat"
+    x, y = test[3]
+    assert x.shape == (3, 32, 32) and y == 3 and float(x.max()) <= 1.0
