@@ -18,9 +18,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## Open the course in JupyterLab.
+## Open the course in JupyterLab. (As root, e.g. in a container, Jupyter needs --allow-root.)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## All tests: cvlib unit tests + every notebook against its stored outputs (nbval), quick profile.
 test: setup
