@@ -135,3 +135,91 @@ def plot_curves(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def overlay_heatmap(
+    image: torch.Tensor | np.ndarray,
+    heatmap: torch.Tensor | np.ndarray,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+) -> np.ndarray:
+    """Blend a heatmap over an image: ``(1 - alpha) * image + alpha * cmap(heatmap)``.
+
+    Args:
+        image: ``(3, H, W)`` or ``(1, H, W)`` / ``(H, W)`` (gray) float in [0, 1].
+        heatmap: ``(H, W)`` float in [0, 1] (e.g. a Grad-CAM map upsampled to the image size).
+        alpha: weight of the heatmap, in [0, 1].
+        cmap: a matplotlib colormap name.
+
+    Returns:
+        ``(H, W, 3)`` float64 array in [0, 1], ready for ``imshow``.
+
+    Raises:
+        ValueError: when the heatmap's size differs from the image's or alpha is outside [0, 1].
+    """
+    import matplotlib
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+    rgb = to_numpy_image(image)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    heat = heatmap.detach().float().cpu().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap, dtype=float)
+    if heat.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"heatmap {heat.shape} and image {rgb.shape[:2]} differ in size: upsample the map to the image size first."
+        )
+    coloured = matplotlib.colormaps[cmap](np.clip(heat, 0.0, 1.0))[..., :3]
+    return np.clip((1.0 - alpha) * rgb + alpha * coloured, 0.0, 1.0)
+
+
+def show_heatmaps(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    heatmaps: torch.Tensor | Sequence[torch.Tensor],
+    titles: Sequence[str] | None = None,
+    *,
+    boxes: torch.Tensor | Sequence[Sequence[float]] | None = None,
+    mark_peak: bool = False,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    ncols: int = 4,
+    size: float = 2.2,
+    title: str = "Heatmaps",
+) -> Figure:
+    """Grid of heatmap overlays (:func:`overlay_heatmap`), with optional boxes and peak markers.
+
+    Args:
+        images: ``(N, 3, H, W)`` float in [0, 1] (or a list of ``(3, H, W)``; gray works too).
+        heatmaps: ``(N, H, W)`` float in [0, 1], one per image.
+        titles: one short title per panel.
+        boxes: ``(N, 4)`` ``(x0, y0, x1, y1)`` pixels with exclusive ends, drawn in white.
+        mark_peak: mark each map's maximum with a white cross.
+    """
+    from matplotlib.patches import Rectangle
+
+    n = len(images)
+    if len(heatmaps) != n:
+        raise ValueError(f"got {n} images but {len(heatmaps)} heatmaps: give one heatmap per image.")
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 4.0), size * nrows + 0.6), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        heat = heatmaps[k]
+        heat = heat.detach().float().cpu() if isinstance(heat, torch.Tensor) else torch.as_tensor(np.asarray(heat, dtype=np.float32))
+        ax.imshow(overlay_heatmap(images[k], heat, alpha=alpha, cmap=cmap), interpolation="bilinear")
+        if boxes is not None:
+            x0, y0, x1, y1 = (float(v) for v in boxes[k])
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white", linewidth=1.5))
+        if mark_peak:
+            flat = int(heat.flatten().argmax())
+            ax.plot(flat % heat.shape[-1], flat // heat.shape[-1], "x", color="white", markersize=9, markeredgewidth=2.5)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
