@@ -1,0 +1,268 @@
+"""CycleGAN building blocks (Zhu et al., 2017): generator, PatchGAN discriminator, image pool, losses.
+
+- :class:`ResnetGenerator`: an image-to-image network, ``(B, C, H, W)`` in [-1, 1] ->
+  ``(B, C, H, W)`` in [-1, 1] (tanh). Encoder (strided convolutions), a stack of
+  residual blocks at low resolution, decoder (transposed convolutions).
+- :class:`PatchDiscriminator`: PatchGAN, one real/fake score per overlapping image patch,
+  ``(B, C, H, W)`` -> ``(B, 1, H', W')`` raw scores (no sigmoid: the least-squares GAN loss).
+- :class:`ImagePool`: a history of generated images; the discriminator sees old fakes
+  as well as new ones, which damps oscillations.
+- :func:`init_weights`: the paper's N(0, 0.02) initialisation.
+- Loss helpers: :func:`lsgan_loss`, :func:`discriminator_loss`, and :func:`gram_matrix` /
+  :func:`style_loss` for the lesson's perceptual-loss section.
+
+The training step itself (adversarial + cycle + identity losses) is written out in
+lesson 06, where it is the idea being taught; this module holds the parts.
+All images are float in [-1, 1], the range of the generator's tanh.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _check_batch(x: torch.Tensor, channels: int, model: str, multiple: int = 1) -> None:
+    """Raise a one-line ``ValueError`` unless ``x`` is a float ``(B, channels, H, W)`` batch, H and W multiples of ``multiple``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{model} expects a torch.Tensor (B, {channels}, H, W), got {type(x).__name__}.")
+    if x.ndim == 3 and x.shape[0] == channels:
+        raise ValueError(
+            f"{model} expects a batch (B, {channels}, H, W) but got one image {tuple(x.shape)}: add the batch dimension with x.unsqueeze(0)."
+        )
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"{model} expects images of shape (B, {channels}, H, W), got {tuple(x.shape)}: build it with in_channels={x.shape[1] if x.ndim == 4 else '...'}.")
+    if not x.is_floating_point():
+        raise ValueError(f"{model} expects float images in [-1, 1], got {x.dtype}: use x.float() / 127.5 - 1 for uint8 images.")
+    if x.shape[-1] % multiple or x.shape[-2] % multiple:
+        raise ValueError(f"{model} needs H and W divisible by {multiple}, got {tuple(x.shape[-2:])}: resize or crop the images.")
+
+
+class ResnetBlock(nn.Module):
+    """Residual block ``x + F(x)``: reflect-pad, 3x3 conv, instance norm, ReLU, reflect-pad, 3x3 conv, instance norm.
+
+    Keeps the shape ``(B, channels, H, W)``. Reflection padding avoids the dark borders that
+    zero padding leaves in generated images.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's generator: c7s1-ngf, ``n_down`` stride-2 downsamplings, ``n_blocks`` residual blocks, mirror upsampling, c7s1-C, tanh.
+
+    Args:
+        in_channels / out_channels: image channels (3 for RGB).
+        ngf: channels of the first layer; each downsampling doubles them.
+        n_blocks: residual blocks at the lowest resolution (the paper: 9 for 256 px, 6 for 128 px).
+        n_down: stride-2 downsamplings (the paper: 2); H and W must be divisible by ``2 ** n_down``.
+
+    Input ``(B, in_channels, H, W)`` float (in [-1, 1] by convention); output
+    ``(B, out_channels, H, W)`` float in [-1, 1].
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9, n_down: int = 2) -> None:
+        super().__init__()
+        if n_blocks < 0 or n_down < 0 or ngf < 1:
+            raise ValueError(f"ngf must be >= 1 and n_blocks, n_down >= 0, got ngf={ngf}, n_blocks={n_blocks}, n_down={n_down}.")
+        self.in_channels, self.n_down = in_channels, n_down
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7, bias=False),
+            nn.InstanceNorm2d(ngf, affine=True),
+            nn.ReLU(inplace=True),
+        ]
+        ch = ngf
+        for _ in range(n_down):  # encoder: halve H and W, double the channels
+            layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=False), nn.InstanceNorm2d(ch * 2, affine=True), nn.ReLU(inplace=True)]
+            ch *= 2
+        layers += [ResnetBlock(ch) for _ in range(n_blocks)]  # transformer: the translation happens here
+        for _ in range(n_down):  # decoder: double H and W, halve the channels
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=False),
+                nn.InstanceNorm2d(ch // 2, affine=True),
+                nn.ReLU(inplace=True),
+            ]
+            ch //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_batch(x, self.in_channels, "ResnetGenerator", multiple=2**self.n_down)
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN discriminator: 4x4 convolutions, LeakyReLU(0.2), instance norm; one score per patch.
+
+    ``n_layers`` stride-2 convolutions (the first without normalisation), then a stride-1
+    convolution and a stride-1 convolution to one channel. Each output score sees a square
+    input patch of :func:`patch_size` pixels (70 for the paper's ``n_layers=3``).
+
+    Input ``(B, in_channels, H, W)``; output ``(B, 1, H', W')`` raw scores
+    (real ~ 1, fake ~ 0 under the least-squares loss).
+    """
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        if n_layers < 1 or ndf < 1:
+            raise ValueError(f"n_layers and ndf must be >= 1, got n_layers={n_layers}, ndf={ndf}.")
+        self.in_channels, self.n_layers = in_channels, n_layers
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        ch = ndf
+        for i in range(1, n_layers + 1):
+            out = ndf * min(2**i, 8)
+            stride = 2 if i < n_layers else 1
+            layers += [nn.Conv2d(ch, out, 4, stride=stride, padding=1, bias=False), nn.InstanceNorm2d(out, affine=True), nn.LeakyReLU(0.2, inplace=True)]
+            ch = out
+        layers.append(nn.Conv2d(ch, 1, 4, stride=1, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_batch(x, self.in_channels, "PatchDiscriminator")
+        return self.net(x)
+
+
+def patch_size(n_layers: int) -> int:
+    """Receptive field (pixels) of one :class:`PatchDiscriminator` score: 70 for ``n_layers=3``, 16 for 1.
+
+    ``r = r + (k - 1) * jump`` over the layers (kernel 4; strides 2 x n_layers, then 1, 1).
+    """
+    strides = [2] * n_layers + [1, 1]
+    r, jump = 1, 1
+    for s in strides:
+        r += 3 * jump
+        jump *= s
+    return r
+
+
+def init_weights(net: nn.Module, std: float = 0.02) -> nn.Module:
+    """The paper's initialisation, in place: conv weights ~ N(0, std), norm scales ~ N(1, std), biases 0. Returns ``net``."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def set_requires_grad(nets: nn.Module | Iterable[nn.Module], flag: bool) -> None:
+    """Switch gradients of all parameters of ``nets`` on or off (freeze the discriminators during the generator step)."""
+    for net in [nets] if isinstance(nets, nn.Module) else nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+class ImagePool:
+    """A buffer of up to ``size`` previously generated images (Shrivastava et al., 2017).
+
+    :meth:`query` takes a batch of new fakes and returns a batch of the same shape for the
+    discriminator: while the pool is filling, each new image is stored and returned; once
+    it is full, each new image is, with probability 1/2, returned as is, or stored in place
+    of a random old image which is returned instead. ``size=0`` returns the batch unchanged.
+
+    Images are stored detached (no gradient reaches the generator through the pool).
+    ``seed`` makes the choices reproducible.
+    """
+
+    def __init__(self, size: int = 50, seed: int | None = None) -> None:
+        if size < 0:
+            raise ValueError(f"the pool size must be >= 0 (0 disables the pool), got {size}.")
+        self.size = size
+        self.images: list[torch.Tensor] = []
+        self._rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` new fakes -> ``(B, C, H, W)`` a mix of new and older fakes (detached)."""
+        images = images.detach()
+        if self.size == 0:
+            return images
+        out = []
+        for image in images:
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif self._rng.random() < 0.5:
+                k = self._rng.randrange(self.size)
+                out.append(self.images[k])
+                self.images[k] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+
+def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss (Mao et al., 2017): mean of ``(score - 1)^2`` if ``real`` else ``score^2``.
+
+    ``scores``: any shape (e.g. the ``(B, 1, H', W')`` patch scores); returns a scalar.
+    """
+    target = torch.ones_like(scores) if real else torch.zeros_like(scores)
+    return F.mse_loss(scores, target)
+
+
+def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``0.5 * (lsgan(D(real), real) + lsgan(D(fake), fake))``, with ``fake`` detached (the generator gets no gradient).
+
+    ``real``, ``fake``: ``(B, C, H, W)`` in [-1, 1]. The factor 1/2 slows the discriminator
+    down relative to the generator, as in the paper.
+    """
+    return 0.5 * (lsgan_loss(disc(real), True) + lsgan_loss(disc(fake.detach()), False))
+
+
+@torch.no_grad()
+def translate(generator: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Run ``generator`` (eval mode) over ``(N, C, H, W)`` images in batches; returns ``(N, C, H, W)`` on the input's device.
+
+    The generator's own device is used for the computation.
+    """
+    generator.eval()
+    device = next(generator.parameters()).device
+    out = [generator(images[i : i + batch_size].to(device)).to(images.device) for i in range(0, len(images), batch_size)]
+    return torch.cat(out) if out else images.clone()
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of feature maps: ``(B, C, H, W)`` -> ``(B, C, C)``, ``G[c, d] = mean over positions of F_c * F_d``.
+
+    It keeps which channels fire *together* and forgets *where*: a description of style/texture
+    (Gatys et al., 2016). Normalised by ``H * W`` so it does not grow with the image size.
+    """
+    if features.ndim != 4:
+        raise ValueError(f"gram_matrix expects feature maps (B, C, H, W), got shape {tuple(features.shape)}.")
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def style_loss(features: Iterable[torch.Tensor], target_features: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the mean squared difference between Gram matrices (each pair ``(B, C, H, W)``, sizes may differ)."""
+    total = None
+    for f, t in zip(features, target_features, strict=True):
+        term = F.mse_loss(gram_matrix(f), gram_matrix(t).expand(f.shape[0], -1, -1))
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("style_loss needs at least one pair of feature maps.")
+    return total
