@@ -15,6 +15,7 @@ from cvlib.data.domains import (
     render_scenes,
     sample_layouts,
     scene_domains,
+    shape_masks,
 )
 from cvlib.data.download import sha256sum
 
@@ -54,6 +55,8 @@ def test_night_shapes_have_a_bright_rim():
     assert row[11] > 2 * row[13:19].mean() and row[20] > 2 * row[13:19].mean()  # the rim is much brighter than the fill
     assert row[11] > 2 * row[10] and row[20] > 2 * row[21]  # and than the sky beside it
     assert brightness[0, 0] < 0.1  # dark sky
+    mask = shape_masks(layouts, 32)[0, 0]  # the square covers columns 11-20 and rows 7-17
+    assert mask.sum() == 10 * 11 and mask[7:18, 11:21].all() and not shape_masks(layouts, 32)[0, 1:].any()
 
 
 def test_scene_domains_shapes_range_pairs_and_determinism():

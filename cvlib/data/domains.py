@@ -97,8 +97,11 @@ def _hsv_to_rgb(hue: torch.Tensor, saturation: float, value: float) -> torch.Ten
     return torch.tensor(flat, dtype=torch.float32).reshape(*hue.shape, 3)
 
 
-def _shape_masks(layouts: SceneLayouts, size: int) -> torch.Tensor:
-    """``(N, K, size, size)`` bool masks of each shape slot (empty slots are all False)."""
+def shape_masks(layouts: SceneLayouts, size: int) -> torch.Tensor:
+    """``(N, K, size, size)`` bool masks of each shape slot (empty slots are all False).
+
+    ``shape_masks(layouts, size).any(1)`` is where any shape is, e.g. to measure a translation on the shapes alone.
+    """
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     y, x = torch.meshgrid(coords, coords, indexing="ij")  # (size, size) each
     cx = layouts.center[..., 0, None, None]
@@ -137,7 +140,7 @@ def render_scenes(layouts: SceneLayouts, style: str, size: int = 32, supersample
     image = torch.where(is_ground, ground[None, :, None, None].expand(n, 3, big, big), image)
     image = (image + tint).clamp(0, 1)
 
-    masks = _shape_masks(layouts, big)  # (N, K, big, big)
+    masks = shape_masks(layouts, big)  # (N, K, big, big)
     fill = _hsv_to_rgb(layouts.hue, 0.75, 0.95 if style == "day" else 0.42)  # (N, K, 3)
     rim = _hsv_to_rgb(layouts.hue, 0.35, 1.0)
     width = max(1, supersample)  # rim width in rendered pixels = one output pixel
