@@ -27,6 +27,23 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(image, 0.0, 1.0)
 
 
+def panel_grid(n: int, ncols: int, size: float, min_width: float = 4.0, extra_height: float = 0.6) -> tuple[Figure, list]:
+    """A figure with ``n`` image panels in rows of ``ncols``: ticks off, unused panels hidden.
+
+    Each panel is ``size`` inches square (the figure is at least ``min_width`` wide and
+    ``extra_height`` taller, for the title). Returns the figure and the ``n`` panel axes.
+    """
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, min_width), size * nrows + extra_height), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
 def show_images(
     images: torch.Tensor | Sequence[torch.Tensor],
     labels: Sequence[int] | None = None,
@@ -44,17 +61,9 @@ def show_images(
         labels / preds: ``N`` class indices.
         class_names: names for the indices (default: the index itself).
     """
-    n = len(images)
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 4.0), size * nrows + 0.6), squeeze=False)
+    fig, axes = panel_grid(len(images), ncols, size)
     name = (lambda i: class_names[i]) if class_names is not None else str
-    for k, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if k >= n:
-            ax.axis("off")
-            continue
+    for k, ax in enumerate(axes):
         ax.imshow(to_numpy_image(images[k]), cmap=cmap, vmin=0, vmax=1)
         if labels is not None and preds is not None:
             ok = int(labels[k]) == int(preds[k])
@@ -200,15 +209,8 @@ def show_heatmaps(
     n = len(images)
     if len(heatmaps) != n:
         raise ValueError(f"got {n} images but {len(heatmaps)} heatmaps: give one heatmap per image.")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 4.0), size * nrows + 0.6), squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if k >= n:
-            ax.axis("off")
-            continue
+    fig, axes = panel_grid(n, ncols, size)
+    for k, ax in enumerate(axes):
         heat = heatmaps[k]
         heat = heat.detach().float().cpu() if isinstance(heat, torch.Tensor) else torch.as_tensor(np.asarray(heat, dtype=np.float32))
         ax.imshow(overlay_heatmap(images[k], heat, alpha=alpha, cmap=cmap), interpolation="bilinear")

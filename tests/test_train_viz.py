@@ -7,7 +7,7 @@ from cvlib.config import seed_everything
 from cvlib.data.digits import DigitsDataset
 from cvlib.models.classic import LeNet5
 from cvlib.train import evaluate, fit, load_checkpoint, save_checkpoint
-from cvlib.viz import plot_confusion_matrix, plot_curves, plot_history, show_images
+from cvlib.viz import panel_grid, plot_confusion_matrix, plot_curves, plot_history, show_images
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,13 @@ def test_viz_returns_titled_figures_with_labelled_axes():
 
     fig = plot_curves([1, 2, 3], {"x": [0.1, 0.2, 0.3]}, xlabel="n", ylabel="acc", title="T", spread={"x": [0.01] * 3})
     assert fig.axes[0].get_title() == "T"
+
+
+def test_panel_grid_hides_unused_panels_and_sizes_the_figure():
+    fig, axes = panel_grid(5, ncols=3, size=2.0)
+    assert len(axes) == 5 and len(fig.axes) == 6  # 2 rows of 3, the sixth panel hidden
+    assert not fig.axes[5].axison and all(ax.axison for ax in axes)
+    assert all(not ax.get_xticks().size and not ax.get_yticks().size for ax in axes)
+    assert tuple(fig.get_size_inches()) == pytest.approx((6.0, 4.6))
+    fig, axes = panel_grid(1, ncols=8, size=1.0)  # one panel: one column, at least 4 inches wide
+    assert len(fig.axes) == 1 and tuple(fig.get_size_inches()) == pytest.approx((4.0, 1.6))
