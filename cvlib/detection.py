@@ -29,6 +29,7 @@ from collections import defaultdict
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -450,6 +451,7 @@ def draw_detections(
     alpha: float = 0.45,
     width: int = 1,
     captions: bool = True,
+    font_size: int | None = None,
 ) -> torch.Tensor:
     """Draw masks, boxes and ``"name 0.93"`` captions on an image.
 
@@ -459,7 +461,9 @@ def draw_detections(
         masks: ``(N, H, W)`` bool, or None. scores: ``(N,)`` or None.
         class_names: names of labels ``1..K`` (``class_names[label - 1]``); default: the label number.
         scale: upsample the picture by this factor first (nearest), so captions fit on small images.
-        captions: write the class name (and score) above each box.
+        captions: write the class name (and score) in each box's top-left corner (white on the class colour).
+        font_size: caption height in pixels of the returned picture (default ``6 * scale``);
+            the font is matplotlib's DejaVu Sans, so captions are legible at any size.
 
     Returns:
         ``(3, H * scale, W * scale)`` uint8 picture (show it with ``plt.imshow(pic.permute(1, 2, 0))``).
@@ -481,7 +485,12 @@ def draw_detections(
         names = [class_names[lab - 1] if class_names else str(lab) for lab in labels]
         if scores is not None:
             names = [f"{n} {float(s):.2f}" for n, s in zip(names, torch.as_tensor(scores).tolist())]
-        img = draw_bounding_boxes(img, boxes, labels=names if captions else None, colors=colors, width=width)
+        if captions:
+            font = font_manager.findfont("DejaVu Sans")
+            img = draw_bounding_boxes(img, boxes, labels=names, colors=colors, width=width, font=font,
+                                      font_size=font_size or 6 * scale, label_colors="white", fill_labels=True)
+        else:
+            img = draw_bounding_boxes(img, boxes, colors=colors, width=width)
     return img
 
 
@@ -490,7 +499,7 @@ def show_detections(
     predictions: Sequence[Mapping[str, torch.Tensor]],
     class_names: Sequence[str] | None = None,
     targets: Sequence[Mapping[str, Any]] | None = None,
-    score_threshold: float = 0.5,
+    score_threshold: float | None = 0.5,
     ncols: int = 4,
     scale: int = 2,
     title: str = "Predictions",
@@ -499,11 +508,13 @@ def show_detections(
     """Grid of images with their predicted masks and boxes (score ``>= score_threshold``).
 
     With ``targets``, each panel's title compares the number of predicted and true objects.
+    ``score_threshold=None`` draws every object without scores (for ground truth: pass the
+    targets as ``predictions``, with a ``scores`` entry of ones).
     """
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5), squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -511,19 +522,19 @@ def show_detections(
             ax.axis("off")
             continue
         p = predictions[k]
-        keep = p["scores"] >= score_threshold
+        keep = torch.ones(len(p["labels"]), dtype=torch.bool) if score_threshold is None else p["scores"] >= score_threshold
         pic = draw_detections(
             images[k], p["boxes"][keep], p["labels"][keep], p["masks"][keep] if "masks" in p else None,
-            p["scores"][keep], class_names, scale=scale,
+            None if score_threshold is None else p["scores"][keep], class_names, scale=scale,
         )
         ax.imshow(pic.permute(1, 2, 0).numpy())
-        caption = f"{int(keep.sum())} found"
+        count = int(keep.sum())
+        caption = f"{count} found" if score_threshold is not None else f"{count} object{'' if count == 1 else 's'}"
         if targets is not None:
             caption += f" / {len(targets[k]['labels'])} true"
         ax.set_title(caption, fontsize=9)
         ax.set_xlabel(f"image {k}", fontsize=8)
-    fig.suptitle(f"{title} (score >= {score_threshold:.2f})")
-    fig.tight_layout()
+    fig.suptitle(title if score_threshold is None else f"{title} (score >= {score_threshold:.2f})")
     return fig
 
 

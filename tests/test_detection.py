@@ -195,3 +195,11 @@ def test_batch_sampler_schedule_and_drawing():
         warnings.simplefilter("error")
         fig = show_detections([image, image], [pred, pred], CLASSES, score_threshold=0.5)
     assert fig.axes[0].get_title() == "1 found"
+    assert fig.get_suptitle() == "Predictions (score >= 0.50)"
+    low = dict(pred, scores=torch.tensor([0.2]))
+    assert show_detections([image], [low], CLASSES, score_threshold=0.5).axes[0].get_title() == "0 found"
+    truth = show_detections([image], [low], CLASSES, [pred], score_threshold=None, title="Ground truth")
+    assert truth.axes[0].get_title() == "1 object / 1 true" and truth.get_suptitle() == "Ground truth"
+    plain = draw_detections(image, pred["boxes"], pred["labels"], scale=2, captions=False)
+    captioned = draw_detections(image, pred["boxes"], pred["labels"], scale=2, class_names=CLASSES)
+    assert not torch.equal(plain, captioned)  # the caption is drawn
