@@ -40,6 +40,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 from tqdm.auto import tqdm
+from cvlib.viz import panel_grid
 
 # ----------------------------------------------------------------------------- transforms, targets, batches
 
@@ -511,16 +512,8 @@ def show_detections(
     ``score_threshold=None`` draws every object without scores (for ground truth: pass the
     targets as ``predictions``, with a ``scores`` entry of ones).
     """
-    n = len(images)
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5), squeeze=False, layout="constrained")
-    for k, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if k >= n:
-            ax.axis("off")
-            continue
+    fig, axes = panel_grid(len(images), ncols, size, min_width=0.0, extra_height=0.5, layout="constrained")
+    for k, ax in enumerate(axes):
         p = predictions[k]
         keep = torch.ones(len(p["labels"]), dtype=torch.bool) if score_threshold is None else p["scores"] >= score_threshold
         pic = draw_detections(

@@ -27,15 +27,19 @@ def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(image, 0.0, 1.0)
 
 
-def panel_grid(n: int, ncols: int, size: float, min_width: float = 4.0, extra_height: float = 0.6) -> tuple[Figure, list]:
+def panel_grid(
+    n: int, ncols: int, size: float, min_width: float = 4.0, extra_height: float = 0.6, layout: str | None = None
+) -> tuple[Figure, list]:
     """A figure with ``n`` image panels in rows of ``ncols``: ticks off, unused panels hidden.
 
     Each panel is ``size`` inches square (the figure is at least ``min_width`` wide and
-    ``extra_height`` taller, for the title). Returns the figure and the ``n`` panel axes.
+    ``extra_height`` taller, for the title); ``layout`` is matplotlib's (e.g. ``"constrained"``).
+    Returns the figure and the ``n`` panel axes.
     """
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, min_width), size * nrows + extra_height), squeeze=False)
+    figsize = (max(size * ncols, min_width), size * nrows + extra_height)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout=layout)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
