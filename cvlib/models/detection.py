@@ -28,31 +28,12 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from cvlib.models.pretrained import PretrainedUnavailableError, load_pretrained
+from cvlib.transfer import freeze_batchnorm
 
 # EfficientNet-Lite0 blocks after which the feature map has stride 4, 8, 16, 32 (and their channels).
 EFFNET_STAGE_ENDS: dict[int, tuple[int, int]] = {2: (4, 24), 4: (8, 40), 10: (16, 112), 15: (32, 320)}
-
-
-def freeze_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every ``nn.BatchNorm2d`` in ``module`` by a ``FrozenBatchNorm2d`` with the same statistics.
-
-    Detection batches are small (2-4 images), too small to estimate batch statistics;
-    torchvision's detection backbones freeze them the same way. Returns ``module`` (changed in place).
-    """
-    for name, child in module.named_children():
-        if isinstance(child, nn.BatchNorm2d):
-            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
-            frozen.weight.copy_(child.weight.detach())
-            frozen.bias.copy_(child.bias.detach())
-            frozen.running_mean.copy_(child.running_mean)
-            frozen.running_var.copy_(child.running_var)
-            setattr(module, name, frozen)
-        else:
-            freeze_batchnorm(child)
-    return module
 
 
 class EfficientNetLite0Features(nn.Module):
@@ -122,7 +103,8 @@ def efficientnet_lite0_fpn(
 ) -> BackboneWithFPN:
     """The offline ImageNet EfficientNet-Lite0 (frozen batch norm) + a small FPN; see :class:`EfficientNetLite0Features`."""
     net = load_pretrained("efficientnet_lite0").model.net
-    body = EfficientNetLite0Features(freeze_batchnorm(net), return_blocks, trainable_from)
+    freeze_batchnorm(net)  # detection batches (2-4 images) are too small for batch statistics
+    body = EfficientNetLite0Features(net, return_blocks, trainable_from)
     return BackboneWithFPN(body, out_channels, group_norm)
 
 
