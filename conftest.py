@@ -1,23 +1,20 @@
 """pytest configuration for the whole repository (unit tests and nbval).
 
-nbval executes notebook cells with ``store_history=False``. IPython decides
-whether a trailing ``;`` hides a cell's result by looking at the input
-history, so under nbval ``show_images(...);`` still produces an
-``execute_result`` (a second copy of the figure) that Jupyter, nbclient and
-the stored outputs do not have. We make nbval run cells the way Jupyter does.
+nbval drives the notebook kernels through ``scripts/nbtools.install_nbval_guard``:
+cells run as in Jupyter (history on, so a trailing ``;`` hides a result), and a
+kernel that sits idle without replying fails the cell in about a minute with
+"kernel idle, no reply" instead of waiting for the whole cell timeout (issue 19).
 """
 
 import os
+import sys
+from pathlib import Path
 
-from nbval.kernel import RunningKernel
+sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
+from nbtools import install_nbval_guard
 
 # Notebook kernels inherit this environment: they must use Jupyter's inline
 # matplotlib backend, as when the stored outputs were made.
 os.environ.pop("MPLBACKEND", None)
 
-
-def _execute_like_jupyter(self, cell_input, allow_stdin=None):
-    return self.kc.execute(cell_input, allow_stdin=allow_stdin, store_history=True, stop_on_error=False)
-
-
-RunningKernel.execute_cell_input = _execute_like_jupyter
+install_nbval_guard()
