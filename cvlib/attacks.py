@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from cvlib.models.utils import resolve_device
+
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -248,12 +250,6 @@ def pgd_targeted(
     return pgd(model, x, target, eps, targeted=True, **kwargs)
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def accuracy_under_attack(
     model: nn.Module,
     loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -288,7 +284,7 @@ def accuracy_under_attack(
     eps_list = list(dict.fromkeys(_check_eps(e) for e in epsilons))  # unique, in order
     if not eps_list:
         raise ValueError("epsilons is empty: give at least one radius, e.g. [0, 0.05, 0.1].")
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = resolve_device(model, device)
     correct = {e: 0 for e in eps_list}
     seen = 0
     with frozen_eval(model):

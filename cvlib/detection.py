@@ -40,6 +40,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 from tqdm.auto import tqdm
+
+from cvlib.models.utils import resolve_device
 from cvlib.viz import panel_grid
 
 # ----------------------------------------------------------------------------- transforms, targets, batches
@@ -212,7 +214,7 @@ def train_one_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     loader: Iterable,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     epoch: int = 0,
     max_grad_norm: float | None = 10.0,
@@ -230,6 +232,7 @@ def train_one_epoch(
     Raises:
         FloatingPointError: a loss became NaN or infinite (the message suggests a lower learning rate).
     """
+    device = resolve_device(model, device)
     model.train()
     sums: dict[str, float] = defaultdict(float)
     n = 0
@@ -281,7 +284,7 @@ def predict(
     """
     if isinstance(images, torch.Tensor) and images.ndim == 3:
         images = [images]
-    device = device or next(model.parameters()).device
+    device = resolve_device(model, device)
     model.eval()
     out: list[dict[str, torch.Tensor]] = []
     for start in range(0, len(images), batch_size):

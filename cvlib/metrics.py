@@ -22,6 +22,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from cvlib.models.utils import resolve_device
+
 
 def _check_features(feats: torch.Tensor, name: str) -> None:
     if not isinstance(feats, torch.Tensor):
@@ -139,7 +141,7 @@ def extract_features(
     images: torch.Tensor,
     feature_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 256,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features and class probabilities of a classifier, in eval mode.
 
@@ -167,6 +169,7 @@ def extract_features(
         def feature_fn(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
             return m.classifier[:-1](m.features(x)).flatten(1)
 
+    device = resolve_device(model, device)
     was_training = model.training
     model.eval()
     feats, probs = [], []

@@ -15,6 +15,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from cvlib.models.utils import resolve_device
+
 
 @dataclass
 class History:
@@ -41,7 +43,7 @@ def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
     optimizer: torch.optim.Optimizer,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     scaler: torch.amp.GradScaler | None = None,
     epoch: int = 0,
@@ -53,7 +55,7 @@ def train_one_epoch(
     Raises ``FloatingPointError`` as soon as the loss is NaN or infinite.
     """
     model.train()
-    device = torch.device(device)
+    device = resolve_device(model, device)
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(loader, desc=f"epoch {epoch + 1} train", leave=False, disable=not progress)
     for step, (x, y) in enumerate(bar):
@@ -79,9 +81,13 @@ def train_one_epoch(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, loader: Iterable, device: torch.device | str = "cpu"
+    model: nn.Module, loader: Iterable, device: torch.device | str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits ``(N, num_classes)`` float32 and labels ``(N,)`` int64 for a whole loader (CPU tensors)."""
+    """Logits ``(N, num_classes)`` float32 and labels ``(N,)`` int64 for a whole loader (CPU tensors).
+
+    Batches go to ``device`` (default: the model's device).
+    """
+    device = resolve_device(model, device)
     model.eval()
     logits, labels = [], []
     for x, y in loader:
@@ -93,7 +99,7 @@ def predict(
 def evaluate(
     model: nn.Module,
     loader: Iterable,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
 ) -> dict[str, float]:
     """``{"loss": mean loss, "acc": accuracy in [0, 1]}`` of ``model`` on ``loader`` (eval mode)."""
@@ -110,7 +116,7 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = 1e-3,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     amp: bool = False,
     progress: bool = True,
@@ -122,9 +128,11 @@ def fit(
         scheduler: stepped once per epoch.
         amp: mixed precision (float16 autocast + GradScaler); used only on CUDA.
         progress: tqdm bars (one per epoch, and one over epochs).
+        device: move the model there first; default None trains where the model is.
     """
-    device = torch.device(device)
-    model.to(device)
+    if device is not None:
+        model.to(device)
+    device = resolve_device(model, device)
     if optimizer is None:
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     scaler = torch.amp.GradScaler("cuda") if (amp and device.type == "cuda") else None

@@ -22,6 +22,8 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 from tqdm.auto import tqdm
 
+from cvlib.models.utils import resolve_device
+
 
 def sample_per_class(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     """Indices of ``k`` examples of every class, drawn without replacement.
@@ -128,7 +130,7 @@ def extract_features(
     embed: Callable[[torch.Tensor], torch.Tensor],
     images: torch.Tensor,
     batch_size: int = 64,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     """Run a frozen feature extractor once over all ``images``, in batches.
@@ -140,6 +142,7 @@ def extract_features(
     Returns:
         ``(N, D)`` float32 features on the CPU.
     """
+    device = resolve_device(embed, device)  # default: where the extractor's model is
     out = []
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="features", disable=not progress, leave=False):

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvlib.models.utils import model_device
+
 
 def _check_batch(x: torch.Tensor, channels: int, model: str, multiple: int = 1) -> None:
     """Raise a one-line ``ValueError`` unless ``x`` is a float ``(B, channels, H, W)`` batch, H and W multiples of ``multiple``."""
@@ -239,7 +241,7 @@ def translate(generator: nn.Module, images: torch.Tensor, batch_size: int = 64) 
     The generator's own device is used for the computation.
     """
     generator.eval()
-    device = next(generator.parameters()).device
+    device = model_device(generator)
     out = [generator(images[i : i + batch_size].to(device)).to(images.device) for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else images.clone()
 

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvlib.models.utils import resolve_device
+
 SIZES = (28, 32, 64)
 
 
@@ -272,12 +274,13 @@ def from_unit(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, batch_size: int = 500,
-           generator_seed: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
+           generator_seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
     """``n`` images from ``generator`` in eval mode, from seeded N(0, 1) noise.
 
     Returns ``(n, C, H, W)`` float in [-1, 1] on CPU; the generator's train/eval
     mode is restored. ``labels`` ``(n,)`` for a conditional generator.
     """
+    device = resolve_device(generator, device)
     gen = torch.Generator().manual_seed(generator_seed)
     z = torch.randn(n, generator.nz, generator=gen)
     was_training = generator.training
