@@ -121,6 +121,22 @@ def data_dir() -> Path:
     return path
 
 
+def cvlib_url(url: str) -> str:
+    """``url``, or its copy on the mirror named by ``CVLIB_MIRROR`` (e.g. ``http://127.0.0.1:8000``).
+
+    The mirror serves ``<mirror>/<host>/<path>``: ``https://download.pytorch.org/tutorial/x.zip``
+    becomes ``<mirror>/download.pytorch.org/tutorial/x.zip``. The full-profile rehearsal uses it to
+    serve fixture archives from a local server; a course mirror could use it the same way.
+    """
+    mirror = os.environ.get("CVLIB_MIRROR", "").strip().rstrip("/")
+    if not mirror:
+        return url
+    if not mirror.startswith(("http://", "https://", "file://")):
+        raise ValueError(f"CVLIB_MIRROR={mirror!r} must be an http(s):// or file:// URL, or unset.")
+    _, _, rest = url.partition("://")
+    return f"{mirror}/{rest}"
+
+
 def checkpoint_dir() -> Path:
     """Where checkpoints are written: ``CVLIB_CHECKPOINTS``, else ``<repo>/checkpoints`` (``./checkpoints`` outside a checkout)."""
     path = Path(os.environ.get("CVLIB_CHECKPOINTS", _default_base() / "checkpoints"))

@@ -191,7 +191,7 @@ def _client_class(stock_output_widget: bool = False, slow_client_ms: float = 0.0
 def execute(
     path: Path,
     *,
-    timeout: int = 1800,
+    timeout: int = 300,
     env: dict[str, str] | None = None,
     nb: nbformat.NotebookNode | None = None,
     stock_output_widget: bool = False,

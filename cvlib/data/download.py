@@ -1,19 +1,33 @@
-"""Checksummed downloads and archive extraction that cannot escape its folder."""
+"""Verified downloads and archive extraction that cannot escape its folder.
+
+Policy (issue 11): a download is checked against its published checksum; where
+none is published, the archive's SHA-256 is printed (so it can be recorded) and
+the extracted files are verified instead (folder layout, image counts, every
+image decodes). A damaged archive, or one whose contents fail verification,
+gives one clear error; the archive and the partly extracted folder are removed,
+so the next run downloads afresh. A lesson's own dataset is never refused.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from tqdm.auto import tqdm
 
 
 class DatasetUnavailableError(RuntimeError):
     """A ``full`` dataset is neither on disk nor downloadable; the message says what to do."""
+
+
+class DatasetCorruptError(DatasetUnavailableError):
+    """A downloaded archive was damaged or its contents failed verification; the files were removed."""
 
 
 def unavailable(name: str, folder: Path, how: str, cause: BaseException | None = None) -> DatasetUnavailableError:
@@ -35,11 +49,14 @@ def sha256sum(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``dest`` (skipped if a file with the right checksum is there).
+def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0) -> Path:
+    """Download ``url`` to ``dest`` (skipped if the file is there, with the right checksum if one is given).
 
-    The file is written to ``dest.part`` and renamed only after its SHA-256
-    matches, so an interrupted or corrupted download never looks complete.
+    The file is written to ``dest.part`` and renamed only when complete and, if
+    ``sha256`` is given, only after its SHA-256 matches, so an interrupted or
+    corrupted download never looks complete. With ``sha256=None`` (no published
+    checksum) the archive's SHA-256 is printed so it can be recorded; the caller
+    verifies what it extracts (see :func:`download_and_extract`).
 
     Raises:
         urllib.error.URLError / OSError: the download failed (callers turn it into
@@ -47,7 +64,7 @@ def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0) -> Pat
         ValueError: the checksum does not match (the file is removed).
     """
     dest = Path(dest)
-    if dest.exists() and sha256sum(dest) == sha256:
+    if dest.exists() and (sha256 is None or sha256sum(dest) == sha256):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -57,8 +74,14 @@ def download(url: str, dest: Path, sha256: str, *, timeout: float = 30.0) -> Pat
             while block := response.read(1 << 20):
                 out.write(block)
                 bar.update(len(block))
+    if total is not None and part.stat().st_size != total:
+        size = part.stat().st_size
+        part.unlink()
+        raise OSError(f"download of {url} was cut short ({size} of {total} bytes); the partial file was removed: try again.")
     actual = sha256sum(part)
-    if actual != sha256:
+    if sha256 is None:
+        print(f"{dest.name}: sha256 {actual} (no published checksum: the extracted files are verified instead)")
+    elif actual != sha256:
         part.unlink()
         raise ValueError(
             f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}. "
@@ -100,19 +123,46 @@ def extract(archive: Path, dest: Path) -> Path:
 
 
 def download_and_extract(
-    url: str, folder: Path, sha256: str, *, name: str, how: str, archive_name: str | None = None
+    url: str,
+    folder: Path,
+    sha256: str | None,
+    *,
+    name: str,
+    how: str,
+    archive_name: str | None = None,
+    verify: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Download an archive with checksum and extract it into ``folder``.
+    """Download an archive (checksummed if ``sha256`` is given), extract it, verify ``folder``.
 
-    Turns network failures into :class:`DatasetUnavailableError` (named dataset,
-    expected folder, what to do). Returns ``folder``.
+    ``folder`` is what the archive creates inside ``folder.parent``. ``verify(folder)``
+    raises (any exception, with a clear message) when the extracted files are not what
+    the dataset must contain; it is required when there is no checksum.
+
+    Raises:
+        DatasetUnavailableError: the download failed (named dataset, expected folder, what to do).
+        DatasetCorruptError: the archive could not be extracted or failed verification; the
+            archive and ``folder`` were removed, so running again downloads afresh.
     """
+    if sha256 is None and verify is None:
+        raise ValueError(f"{name}: without a checksum the extracted files must be verified: pass verify=.")
     folder = Path(folder)
     archive = folder.parent / (archive_name or url.rsplit("/", 1)[-1])
     try:
         download(url, archive, sha256)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         raise unavailable(name, folder, how, err) from err
-    extract(archive, folder.parent)
+    try:
+        extract(archive, folder.parent)
+        if verify is not None:
+            verify(folder)
+    except Exception as err:  # noqa: BLE001  (zip/tar/zlib errors, EOF, or a failed verification)
+        shutil.rmtree(folder, ignore_errors=True)
+        archive.unlink(missing_ok=True)
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise DatasetCorruptError(
+            f"dataset {name!r}: the downloaded archive {archive.name} is damaged or incomplete "
+            f"({type(err).__name__}: {first}). The archive and the partly extracted files in {folder} "
+            f"were removed: run again to download it afresh. {how}"
+        ) from err
     return folder
 
