@@ -71,3 +71,16 @@ def test_check_fails_below_threshold_and_on_nan():
         check("loss", float("nan"), at_most=1.0)
     with pytest.raises(ValueError):
         check("nothing", 1.0)
+
+
+def test_cvlib_url_mirror(monkeypatch):
+    from cvlib.config import cvlib_url
+
+    url = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
+    monkeypatch.delenv("CVLIB_MIRROR", raising=False)
+    assert cvlib_url(url) == url
+    monkeypatch.setenv("CVLIB_MIRROR", "http://127.0.0.1:8000/")
+    assert cvlib_url(url) == "http://127.0.0.1:8000/download.pytorch.org/tutorial/hymenoptera_data.zip"
+    monkeypatch.setenv("CVLIB_MIRROR", "ftp://example")
+    with pytest.raises(ValueError, match="CVLIB_MIRROR"):
+        cvlib_url(url)

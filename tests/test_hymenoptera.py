@@ -5,8 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+import fullfixtures
 from cvlib.data import DatasetUnavailableError
 from cvlib.data import hymenoptera as hym
+from cvlib.data.download import DatasetCorruptError, extract, sha256sum
 
 
 @pytest.fixture
@@ -73,28 +75,60 @@ def test_incomplete_folder_is_not_accepted(fixture_root):
         hym.hymenoptera_folder(fixture_root, download=False)
 
 
-def test_download_goes_through_the_checksummed_helper(tmp_path, monkeypatch):
-    calls = {}
-
-    def fake_download_and_extract(url, folder, sha256, *, name, how, archive_name=None):
-        calls.update(url=url, folder=folder, sha256=sha256, name=name)
-        for split in hym.SPLITS:
-            for cls in hym.CLASSES:
-                (folder / split / cls).mkdir(parents=True)
-        return folder
-
-    monkeypatch.setattr(hym, "download_and_extract", fake_download_and_extract)
-    monkeypatch.setattr(hym, "SHA256", "0" * 64)
-    folder = hym.hymenoptera_folder(tmp_path)
-    assert folder == tmp_path / "hymenoptera_data"
-    assert calls == {"url": hym.URL, "folder": folder, "sha256": "0" * 64, "name": "hymenoptera"}
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """A local HTTP server in the layout CVLIB_MIRROR expects, serving the real archive format."""
+    served = tmp_path / "served"
+    archive = served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip"
+    fullfixtures.hymenoptera_zip(archive)
+    with fullfixtures.LocalMirror(served) as m:
+        monkeypatch.setenv("CVLIB_MIRROR", m.url)
+        m.archive = archive
+        yield m
 
 
-def test_no_unchecked_download_without_a_recorded_checksum(tmp_path, monkeypatch):
-    monkeypatch.setattr(hym, "SHA256", None)
-    monkeypatch.setattr(hym, "download_and_extract", lambda *a, **k: pytest.fail("must not download unchecked"))
-    with pytest.raises(DatasetUnavailableError, match="checksum"):
-        hym.hymenoptera_folder(tmp_path)
+def test_download_verify_extract_through_a_local_server(tmp_path, mirror, capsys):
+    root = tmp_path / "data"
+    folder = hym.hymenoptera_folder(root)
+    assert folder == root / "hymenoptera_data"
+    assert mirror.requests == ["/download.pytorch.org/tutorial/hymenoptera_data.zip"]
+    assert "sha256 " + sha256sum(mirror.archive) in capsys.readouterr().out, "the archive's SHA-256 is printed"
+    train = hym.hymenoptera("train", root=root)
+    assert len(train) == 200 and train.classes == ["ants", "bees"]
+    hym.hymenoptera_folder(root)
+    assert len(mirror.requests) == 1, "a complete folder is not downloaded again"
+
+
+def test_truncated_archive_is_removed_and_the_next_run_downloads_again(tmp_path, mirror):
+    good = mirror.archive.read_bytes()
+    mirror.archive.write_bytes(good[: len(good) // 2])  # the host serves a damaged file
+    root = tmp_path / "data"
+    with pytest.raises(DatasetCorruptError) as err:
+        hym.hymenoptera_folder(root)
+    message = str(err.value)
+    assert "hymenoptera" in message and "removed" in message and "run again" in message
+    assert not (root / "hymenoptera_data").exists() and not (root / "hymenoptera_data.zip").exists()
+    assert not list(root.glob("*.part")), "no partial download is left behind"
+    mirror.archive.write_bytes(good)  # fixed on the host
+    assert hym.hymenoptera_folder(root) == root / "hymenoptera_data"
+    assert len(mirror.requests) == 2
+
+
+def test_archive_with_too_few_images_fails_verification(tmp_path, mirror):
+    fullfixtures.hymenoptera_zip(mirror.archive, counts={"train": 100, "val": 5})
+    root = tmp_path / "data"
+    with pytest.raises(DatasetCorruptError, match="val/ants has 5 images, expected at least 60"):
+        hym.hymenoptera_folder(root)
+    assert not (root / "hymenoptera_data").exists()
+
+
+def test_undecodable_image_fails_verification(tmp_path):
+    folder = tmp_path / "hymenoptera_data"
+    fullfixtures.hymenoptera_zip(tmp_path / "h.zip")
+    extract(tmp_path / "h.zip", tmp_path)
+    (folder / "train" / "bees" / "0003_bees.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="0003_bees.jpg is not a readable image"):
+        hym.verify_folder(folder)
 
 
 def test_bad_split():
