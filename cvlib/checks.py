@@ -9,6 +9,11 @@ masks the number after ``=`` (it can differ in the last digits between CPU
 and CUDA), so the stored output compares the *requirement and the verdict*.
 The assertion itself always uses the exact value.
 
+In the full-profile rehearsal (``CVLIB_REHEARSAL=1``: every lesson runs in ``full`` on
+fixture data and random-init weights, tests/test_rehearsal.py) no metric threshold can
+hold, so a missed threshold prints ``not asserted in rehearsal`` instead of failing;
+everything else (shapes, files, devices, downloads) still fails the run.
+
 If ``CVLIB_METRICS_FILE`` is set (the benchmark script sets it), each check
 also appends ``{"name": ..., "value": ...}`` to that JSON-lines file, so the
 benchmark table reports the lesson's key metric without parsing outputs.
@@ -68,6 +73,9 @@ def check(
     ok = ok and (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
     record_metric(name, value, key)
     line = f"CHECK {name} = {value:.{digits}f} (required {requirement})"
+    if not ok and os.environ.get("CVLIB_REHEARSAL") == "1":
+        print(f"{line}: not asserted in rehearsal (fixture data, random-init weights)")
+        return
     if not ok:
         raise AssertionError(
             f"{line}: FAILED. The lesson did not reach its expected result; "

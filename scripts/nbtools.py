@@ -197,8 +197,9 @@ def execute(
     stock_output_widget: bool = False,
     slow_client_ms: float = 0.0,
     lost_reply_grace: float = 10.0,
+    profile: str = "quick",
 ) -> nbformat.NotebookNode:
-    """Execute a notebook top to bottom in the quick profile (working folder: the notebook's).
+    """Execute a notebook top to bottom in ``profile`` (working folder: the notebook's).
 
     ``timeout`` is per cell; when it expires on an idle kernel, or a reply is still missing
     ``lost_reply_grace`` s after the kernel went idle, KernelIdleNoReply says so.
@@ -206,7 +207,7 @@ def execute(
     """
     nb = nb if nb is not None else nbformat.read(path, as_version=4)
     saved = dict(os.environ)
-    os.environ["CVLIB_PROFILE"] = "quick"
+    os.environ["CVLIB_PROFILE"] = profile
     os.environ.pop("MPLBACKEND", None)  # the kernel uses Jupyter's inline backend
     os.environ.update(env or {})
     try:

@@ -55,10 +55,11 @@ def hymenoptera_zip(path: Path, counts: dict[str, int] | None = None, seed: int 
     return path
 
 
-def mnist_raw(folder: Path, n_train: int = 256, n_test: int = 128, seed: int = 0) -> Path:
-    """MNIST's four gzipped idx files (the format of the official mirrors), digits drawn as bars.
+def mnist_raw(folder: Path, n_train: int = 256, n_test: int = 128, seed: int = 0, gz: bool = False) -> Path:
+    """MNIST's four idx files as torchvision keeps them in ``MNIST/raw`` (``gz=True``: gzipped,
+    as the mirrors serve them), digits drawn as bars.
 
-    Writes ``<folder>/train-images-idx3-ubyte.gz`` etc. Each class is a distinct pattern,
+    Writes ``<folder>/train-images-idx3-ubyte`` etc. Each class is a distinct pattern,
     so a small network can learn it.
     """
     rng = np.random.default_rng(seed)
@@ -69,11 +70,90 @@ def mnist_raw(folder: Path, n_train: int = 256, n_test: int = 128, seed: int = 0
         images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
         for i, y in enumerate(labels):
             images[i, 4 + 2 * y : 6 + 2 * y, 4:24] = 255  # a horizontal bar whose height codes the class
-        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        opener = (lambda name: gzip.open(folder / f"{name}.gz", "wb")) if gz else (lambda name: open(folder / name, "wb"))
+        with opener(f"{prefix}-images-idx3-ubyte") as f:
             f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
-        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        with opener(f"{prefix}-labels-idx1-ubyte") as f:
             f.write(struct.pack(">II", 2049, n) + labels.tobytes())
     return folder
+
+
+def celeba_folder(root: Path, n: int = 48, seed: int = 0) -> Path:
+    """``<root>/celeba/img_align_celeba/000001.jpg ...`` (178x218 RGB) and ``list_eval_partition.txt``."""
+    rng = np.random.default_rng(seed)
+    images = root / "celeba" / "img_align_celeba"
+    images.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(1, n + 1):
+        (images / f"{i:06d}.jpg").write_bytes(jpeg_bytes(rng, size=(178, 218)))
+        lines.append(f"{i:06d}.jpg {0 if i <= n * 0.8 else (1 if i <= n * 0.9 else 2)}")
+    (root / "celeba" / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+    return root / "celeba"
+
+
+def pennfudan_folder(root: Path, n: int = 12, seed: int = 0) -> Path:
+    """``<root>/PennFudanPed/PNGImages/FudanPed000NN.png`` + ``PedMasks/FudanPed000NN_mask.png``
+    (one channel, 0 = background, 1, 2, ... = one id per pedestrian), images of varied sizes."""
+    rng = np.random.default_rng(seed)
+    folder = root / "PennFudanPed"
+    (folder / "PNGImages").mkdir(parents=True, exist_ok=True)
+    (folder / "PedMasks").mkdir(parents=True, exist_ok=True)
+    for i in range(1, n + 1):
+        h, w = int(rng.integers(120, 160)), int(rng.integers(140, 200))
+        image = rng.integers(60, 120, size=(h, w, 3), dtype=np.uint8)
+        mask = np.zeros((h, w), dtype=np.uint8)
+        for person in range(1, int(rng.integers(1, 4)) + 1):
+            x0 = int(rng.integers(0, w - 40))
+            y0 = int(rng.integers(0, h - 80))
+            mask[y0 : y0 + 70, x0 : x0 + 30] = person
+            image[y0 : y0 + 70, x0 : x0 + 30] = (200, 40 + 30 * person, 40)
+        (folder / "PNGImages" / f"FudanPed{i:05d}.png").write_bytes(png_bytes(image))
+        (folder / "PedMasks" / f"FudanPed{i:05d}_mask.png").write_bytes(png_bytes(mask))
+    return folder
+
+
+def horse2zebra_folder(root: Path, n_train: int = 24, n_test: int = 8, size: int = 64, seed: int = 0) -> Path:
+    """``<root>/horse2zebra/{trainA,trainB,testA,testB}/*.jpg`` (A: brownish, B: striped)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "horse2zebra"
+    for split, n in (("train", n_train), ("test", n_test)):
+        for domain in "AB":
+            sub = folder / f"{split}{domain}"
+            sub.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                img = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8) + np.array([120, 80, 40], dtype=np.uint8)
+                if domain == "B":
+                    img[:, ::8] = 255
+                buf = io.BytesIO()
+                Image.fromarray(img).save(buf, format="JPEG", quality=85)
+                (sub / f"{i:04d}_{split}{domain}.jpg").write_bytes(buf.getvalue())
+    return folder
+
+
+def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", "maskrcnn_resnet50_fpn")) -> list[Path]:
+    """Seeded random-init state dicts under the official file names in ``<torch_home>/hub/checkpoints``,
+    so ``weights=...`` loading code runs as with the real download."""
+    import torch
+    from torchvision.models import ResNet18_Weights, resnet18
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+
+    builders = {
+        "resnet18": (ResNet18_Weights.DEFAULT, lambda: resnet18(weights=None)),
+        "maskrcnn_resnet50_fpn": (
+            MaskRCNN_ResNet50_FPN_Weights.COCO_V1,
+            lambda: maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91),
+        ),
+    }
+    folder = torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        weights, build = builders[name]
+        torch.manual_seed(0)
+        path = folder / weights.url.rsplit("/", 1)[-1]
+        torch.save(build().state_dict(), path)
+        written.append(path)
+    return written
 
 
 class LocalMirror:

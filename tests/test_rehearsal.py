@@ -1,0 +1,113 @@
+"""Full-profile rehearsal: every lesson runs top to bottom with ``CVLIB_PROFILE=full``, unchanged.
+
+What a Colab or CUDA learner runs, on this machine and in CI, through the real
+``full`` code path:
+
+- datasets are fixtures in each dataset's real on-disk format (tests/fullfixtures.py)
+  under a temporary ``CVLIB_DATA``; hymenoptera, which lesson 02 downloads, is served as
+  the real zip archive by a local HTTP server (``CVLIB_MIRROR``: the URL base is the only
+  thing overridden) and goes through download -> verify -> extract;
+- torchvision weights (ResNet-18, COCO Mask R-CNN) are seeded random-init state dicts
+  under their official file names in a temporary ``TORCH_HOME``, so the real
+  ``weights=...`` loading code runs;
+- sizes shrink only through the ``parameters`` cell: a cell injected after it updates
+  ``SIZES`` (papermill-style), so each lesson finishes in about a minute on 2 cores.
+
+Check cells still run; with random weights and a few images a metric threshold cannot
+hold, so ``CVLIB_REHEARSAL=1`` makes a missed threshold print "not asserted in
+rehearsal" (cvlib.checks). Any other failure (shape, dtype, key, file layout, device,
+missing file, a download that does not verify) fails the test.
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import fullfixtures
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+import nbtools  # noqa: E402
+
+# The only change to each lesson: sizes, through its parameters cell.
+OVERRIDES = {
+    "01_cnn_basics": {"epochs": 1, "ablation_epochs": 1},
+    "02_transfer_learning": {
+        "image_size": 64, "ks": (1, 10), "seeds": 1, "scratch_size": 32, "scratch_widths": (8, 16, 32),
+        "scratch_steps": 4, "head_steps": 5, "finetune_steps": 2,
+    },
+    "03_detection_finetuning": {"train_images": 6, "test_images": 3, "epochs": 1, "warmup_iters": 2},
+    "04_adversarial_fgsm": {"epochs": 1, "pgd_steps": 2, "photo_pgd_steps": 2},
+    "05_dcgan": {
+        "gan_steps": 20, "snapshot_every": 10, "cgan_steps": 10, "classifier_epochs": 1, "n_samples": 64,
+        "celeba_epochs": 1,
+    },
+    "06_cyclegan": {
+        "image_size": 64, "ngf": 8, "n_blocks": 1, "ndf": 8, "steps": 4, "clf_widths": (8, 16), "clf_epochs": 1,
+        "style_size": 64,
+    },
+    "07_gradcam": {"train_scenes": 64, "test_scenes": 32, "epochs": 1, "occlusion_scenes": 4, "tsne_points": 40},
+}
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_lesson_has_rehearsal_sizes():
+    assert sorted(OVERRIDES) == [p.stem for p in NOTEBOOKS], "add the new lesson's small full sizes to OVERRIDES"
+
+
+@pytest.fixture(scope="session")
+def full_world(tmp_path_factory):
+    """Data folder, torch hub cache and a local mirror, shared by all rehearsal runs."""
+    base = tmp_path_factory.mktemp("rehearsal")
+    data, torch_home, served = base / "data", base / "torch", base / "served"
+    fullfixtures.mnist_raw(data / "MNIST" / "raw")
+    fullfixtures.celeba_folder(data)
+    fullfixtures.pennfudan_folder(data)
+    fullfixtures.horse2zebra_folder(data)
+    fullfixtures.hymenoptera_zip(served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip")
+    fullfixtures.torchvision_weights(torch_home)
+    with fullfixtures.LocalMirror(served) as mirror:
+        yield {
+            "env": {
+                "CVLIB_DATA": str(data),
+                "TORCH_HOME": str(torch_home),
+                "CVLIB_MIRROR": mirror.url,
+                "CVLIB_REHEARSAL": "1",
+                "CVLIB_CHECKPOINTS": str(base / "checkpoints"),
+            },
+            "mirror": mirror,
+            "data": data,
+        }
+
+
+def with_overrides(path: Path, sizes: dict) -> nbformat.NotebookNode:
+    """The lesson with one cell inserted after its ``parameters`` cell: ``SIZES.update(...)``."""
+    nb = nbformat.read(path, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    cell = nbformat.v4.new_code_cell(f"# injected by the full-profile rehearsal\nSIZES.update({sizes!r})")
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+    return nb
+
+
+def outputs_text(nb: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_lesson_runs_in_full(path, full_world):
+    nb = with_overrides(path, OVERRIDES[path.stem])
+    nbtools.execute(path, timeout=300, env=full_world["env"], nb=nb, profile="full")
+    text = outputs_text(nb)
+    assert "profile : full" in text, "the lesson header shows the full profile"
+    if path.stem == "02_transfer_learning":
+        assert full_world["mirror"].requests == ["/download.pytorch.org/tutorial/hymenoptera_data.zip"], (
+            "lesson 02 downloaded hymenoptera from the (local) server"
+        )
+        assert (full_world["data"] / "hymenoptera_data" / "val" / "bees").is_dir()
