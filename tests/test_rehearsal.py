@@ -38,7 +38,7 @@ OVERRIDES = {
         "image_size": 64, "ks": (1, 10), "seeds": 1, "scratch_size": 32, "scratch_widths": (8, 16, 32),
         "scratch_steps": 4, "head_steps": 5, "finetune_steps": 2,
     },
-    "03_detection_finetuning": {"train_images": 6, "test_images": 3, "epochs": 1, "warmup_iters": 2},
+    "03_detection_finetuning": {"train_images": 6, "test_images": 8, "epochs": 1, "warmup_iters": 2, "min_size": 160},
     "04_adversarial_fgsm": {"epochs": 1, "pgd_steps": 2, "photo_pgd_steps": 2},
     "05_dcgan": {
         "gan_steps": 20, "snapshot_every": 10, "cgan_steps": 10, "classifier_epochs": 1, "n_samples": 64,
