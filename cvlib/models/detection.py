@@ -29,7 +29,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
-from cvlib.models.pretrained import PretrainedUnavailableError, load_pretrained
+from cvlib.models.pretrained import PretrainedUnavailableError, cached_weights_error, load_pretrained
 from cvlib.transfer import freeze_batchnorm
 
 # EfficientNet-Lite0 blocks after which the feature map has stride 4, 8, 16, 32 (and their channels).
@@ -205,6 +205,9 @@ def maskrcnn_resnet50_coco(num_classes: int, **kwargs) -> MaskRCNN:
     try:
         model = maskrcnn_resnet50_fpn(weights=weights, **kwargs)
     except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
+        cached = cached_weights_error("torchvision's COCO Mask R-CNN", weights.url, err)
+        if cached is not None:
+            raise cached from err
         raise PretrainedUnavailableError(
             f"torchvision's COCO Mask R-CNN weights ({weights.url}) are not in the torch hub cache "
             f"({torch.hub.get_dir()}/checkpoints) and could not be downloaded ({type(err).__name__}). "

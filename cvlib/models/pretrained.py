@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -213,11 +214,27 @@ def _efficientnet_lite0() -> Backbone:
     )
 
 
+def cached_weights_error(name: str, url: str, err: BaseException) -> PretrainedUnavailableError | None:
+    """The error for a weights file that *is* in the torch hub cache but does not load (truncated,
+    or not the architecture's weights); None when the file is not cached (a download problem)."""
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    if not cached.exists():
+        return None
+    first = (str(err).strip().splitlines() or [""])[0]
+    return PretrainedUnavailableError(
+        f"{name}: the cached weights file {cached} does not load into the model ({type(err).__name__}: {first}). "
+        "It is damaged or not these weights: delete it and run again to download it afresh."
+    )
+
+
 def _resnet18() -> Backbone:
     weights = ResNet18_Weights.DEFAULT
     try:
         net = resnet18(weights=weights)
     except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
+        cached = cached_weights_error("torchvision's ResNet-18", weights.url, err)
+        if cached is not None:
+            raise cached from err
         raise PretrainedUnavailableError(
             f"torchvision's ResNet-18 weights ({weights.url}) are not in the torch hub cache "
             f"({torch.hub.get_dir()}/checkpoints) and could not be downloaded ({type(err).__name__}). "
