@@ -17,6 +17,8 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 HASH_KEY = "cvlib"  # notebook metadata key holding {"source_hash": ...}
+# The course's GitHub repository: Colab badges and Colab setup cells use it (scripts/set_repo_url.py).
+REPO_URL = "https://github.com/cvlib-course/cv-course"
 
 
 def source_hash(nb: nbformat.NotebookNode) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from nbtools import HASH_KEY, source_hash  # noqa: E402
+from nbtools import HASH_KEY, REPO_URL, source_hash  # noqa: E402
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REGENERATE = "regenerate them with `make outputs NB=notebooks/{}`"
@@ -67,3 +67,12 @@ def test_lesson_contract(lesson):
     last = "\n".join(c.source for c in nb.cells[-3:] if c.cell_type == "markdown").lower()
     assert "exercise" in text.lower() and "further reading" in last and "summary" in text.lower()
     assert path.stat().st_size < 3_000_000, f"{path.name} is {path.stat().st_size // 1000} kB: shrink figures"
+
+
+def test_repository_url_lives_in_one_place(lesson):
+    """Badge and Colab setup cell name nbtools.REPO_URL (change it with scripts/set_repo_url.py)."""
+    path, nb = lesson
+    slug = REPO_URL.removeprefix("https://github.com/")
+    assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}" in nb.cells[0].source
+    setup = next(c.source for c in code_cells(nb) if "google.colab" in c.source)
+    assert f"git+{REPO_URL}.git" in setup, f"{path.name}: the Colab setup cell must install {REPO_URL}"
