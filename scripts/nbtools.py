@@ -1,7 +1,10 @@
-"""Shared notebook tooling: execute a lesson, strip volatile metadata, hash its sources.
+"""Shared notebook tooling: execute a lesson, strip volatile metadata, hash its sources,
+and keep notebook runs from hanging on a lost kernel reply (issue 19).
 
-Used by ``regenerate_outputs.py`` (stores outputs), ``benchmark.py`` (times lessons)
-and ``tests/test_notebooks.py`` (checks stored outputs are present and current).
+Used by ``regenerate_outputs.py`` (stores outputs), ``benchmark.py`` (times lessons),
+``kernel_stress.py`` (the hang harness), ``tests/test_notebooks.py`` (stored outputs are
+present and current), ``tests/test_rehearsal.py`` (full profile) and the repository's
+``conftest.py`` (``install_nbval_guard`` for the test command).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class KernelIdleNoReply(RuntimeError):
     ``request-not-read`` (no ``busy`` on IOPub: the kernel never picked the request up),
     ``reply-unread`` (the reply sits in the client's shell socket: a missed wake-up in the client),
     ``reply-lost`` (the kernel finished, ``idle`` on IOPub, but no reply reached the client),
+    ``busy-but-idle-cpu`` (the kernel started the request, then used no CPU),
     ``still-computing`` (the kernel is using CPU: the cell is just slow; raised as a plain timeout).
     """
 
