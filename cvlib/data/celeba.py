@@ -28,10 +28,9 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from cvlib.config import data_dir
-from cvlib.data.download import unavailable
+from cvlib.data.download import IMAGE_SUFFIXES, unavailable
 
 SPLITS = {"train": 0, "valid": 1, "test": 2, "all": None}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 HOW = (
     "Install gdown and run again (torchvision downloads it from Google Drive), or download "
     "img_align_celeba.zip ('Align&Cropped Images') from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "

@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from cvlib.config import data_dir
-from cvlib.data.download import download_and_extract, unavailable
+from cvlib.data.download import IMAGE_SUFFIXES, download_and_extract, unavailable
 
 SCENE_DOMAINS = ("day", "night")
 SHAPES = ("circle", "square", "triangle")
@@ -224,7 +224,6 @@ HORSE2ZEBRA_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2ze
 # check the new file and update this constant.
 HORSE2ZEBRA_SHA256 = "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1"
 HORSE2ZEBRA_FOLDERS = ("trainA", "trainB", "testA", "testB")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def gan_transform(size: int, train: bool) -> v2.Compose:

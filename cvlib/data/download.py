@@ -21,6 +21,11 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
+from cvlib.config import cvlib_url
+
+# File suffixes the image-folder datasets (hymenoptera, CelebA, horse2zebra) read as images.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
 
 class DatasetUnavailableError(RuntimeError):
     """A ``full`` dataset is neither on disk nor downloadable; the message says what to do."""
@@ -56,7 +61,8 @@ def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0)
     ``sha256`` is given, only after its SHA-256 matches, so an interrupted or
     corrupted download never looks complete. With ``sha256=None`` (no published
     checksum) the archive's SHA-256 is printed so it can be recorded; the caller
-    verifies what it extracts (see :func:`download_and_extract`).
+    verifies what it extracts (see :func:`download_and_extract`). ``url`` goes through
+    :func:`cvlib.config.cvlib_url`, so ``CVLIB_MIRROR`` serves every cvlib download.
 
     Raises:
         urllib.error.URLError / OSError: the download failed (callers turn it into
@@ -67,6 +73,7 @@ def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0)
     if dest.exists() and (sha256 is None or sha256sum(dest) == sha256):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    url = cvlib_url(url)
     part = dest.with_name(dest.name + ".part")
     with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None

@@ -24,8 +24,8 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from cvlib.config import cvlib_url, data_dir
-from cvlib.data.download import download_and_extract, unavailable
+from cvlib.config import data_dir
+from cvlib.data.download import IMAGE_SUFFIXES, download_and_extract, unavailable
 
 URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 # No checksum is published for this archive, so none is pinned: the download prints the
@@ -37,7 +37,6 @@ FOLDER_NAME = "hymenoptera_data"
 SPLITS = ("train", "val")
 CLASSES = ("ants", "bees")
 MIN_IMAGES = {"train": 100, "val": 60}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 HOW = (
     f"Connect to the internet and run again, or download {URL} yourself and unzip it into "
     "the data folder (it creates hymenoptera_data/train/{ants,bees} and hymenoptera_data/val/{ants,bees})."
@@ -67,7 +66,7 @@ def hymenoptera_folder(root: Path | None = None, download: bool = True) -> Path:
         return folder
     if not download:
         raise unavailable("hymenoptera", folder, HOW)
-    return download_and_extract(cvlib_url(URL), folder, SHA256, name="hymenoptera", how=HOW, verify=verify_folder)
+    return download_and_extract(URL, folder, SHA256, name="hymenoptera", how=HOW, verify=verify_folder)
 
 
 def verify_folder(folder: Path) -> None:
