@@ -1,12 +1,16 @@
+import hashlib
 import urllib.error
+import zipfile
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import fullfixtures
 from cvlib.data import DatasetUnavailableError
-from cvlib.data.pennfudan import PennFudanDataset, pennfudan
+from cvlib.data.download import DatasetCorruptError
+from cvlib.data.pennfudan import PENNFUDAN_MD5, PennFudanDataset, pennfudan
 
 
 def write_fixture(root, sizes_and_people):
@@ -58,12 +62,12 @@ def test_bad_fixtures_give_clear_errors(tmp_path):
 
 
 def test_offline_error_names_dataset_and_folder(tmp_path, monkeypatch):
-    import torchvision.datasets.utils as tv_utils
+    import cvlib.data.download as dl
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(tv_utils, "download_and_extract_archive", no_network)
+    monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
     with pytest.raises(DatasetUnavailableError) as err:
         pennfudan(tmp_path)
     message = str(err.value)
@@ -71,3 +75,61 @@ def test_offline_error_names_dataset_and_folder(tmp_path, monkeypatch):
     assert "\n" not in message
     with pytest.raises(DatasetUnavailableError, match="PennFudanPed.zip"):
         pennfudan(tmp_path, download=False)
+
+
+def zip_folder(folder, archive):
+    """``folder`` zipped with its own name as the top-level directory, like the official archive."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, path.relative_to(folder.parent).as_posix())
+    return archive
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """The official URL served by a local HTTP server (CVLIB_MIRROR) with a fixture archive in the real layout."""
+    served = tmp_path / "served"
+    archive = served / "www.cis.upenn.edu" / "~jshi" / "ped_html" / "PennFudanPed.zip"
+    zip_folder(write_fixture(tmp_path / "src", [((40, 30), 2), ((36, 50), 1)]), archive)
+    with fullfixtures.LocalMirror(served) as m:
+        monkeypatch.setenv("CVLIB_MIRROR", m.url)
+        m.archive = archive
+        yield m
+
+
+def md5_of(path):
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def test_download_checks_md5_extracts_and_loads_through_a_local_server(tmp_path, mirror):
+    root = tmp_path / "data"
+    ds = pennfudan(root, md5=md5_of(mirror.archive))
+    assert mirror.requests == ["/www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip"]
+    assert len(ds) == 2 and [len(ds[i][1]["labels"]) for i in range(2)] == [2, 1]
+    assert (root / "PennFudanPed" / "Annotation").is_dir()
+    pennfudan(root, md5=md5_of(mirror.archive))
+    assert len(mirror.requests) == 1, "a dataset on disk is not downloaded again"
+
+
+def test_md5_mismatch_removes_the_file(tmp_path, mirror):
+    root = tmp_path / "data"
+    with pytest.raises(ValueError, match="checksum mismatch.*expected md5"):
+        pennfudan(root)  # the fixture is not the official archive: its MD5 differs from PENNFUDAN_MD5
+    assert not list(root.glob("PennFudanPed*")) and not list(root.glob("*.part"))
+    assert len(PENNFUDAN_MD5) == 32 and int(PENNFUDAN_MD5, 16) >= 0
+
+
+def test_archive_without_masks_is_removed_and_the_next_run_downloads_again(tmp_path, mirror):
+    good = mirror.archive.read_bytes()
+    broken = tmp_path / "broken" / "PennFudanPed"
+    (broken / "PNGImages").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(broken / "PNGImages" / "FudanPed00001.png")
+    zip_folder(broken, mirror.archive)  # the host serves an archive without PedMasks/
+    root = tmp_path / "data"
+    with pytest.raises(DatasetCorruptError, match="PedMasks"):
+        pennfudan(root, md5=md5_of(mirror.archive))
+    assert not (root / "PennFudanPed").exists() and not (root / "PennFudanPed.zip").exists()
+    mirror.archive.write_bytes(good)
+    assert len(pennfudan(root, md5=md5_of(mirror.archive))) == 2
+    assert len(mirror.requests) == 2

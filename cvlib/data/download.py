@@ -45,22 +45,31 @@ def unavailable(name: str, folder: Path, how: str, cause: BaseException | None =
     )
 
 
-def sha256sum(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
+def _digest(path: Path, algorithm: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.new(algorithm, usedforsecurity=False)  # MD5 only checks integrity
     with open(path, "rb") as f:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
 
 
-def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0) -> Path:
+def sha256sum(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return _digest(path, "sha256")
+
+
+def _checksum_ok(path: Path, sha256: str | None, md5: str | None) -> bool:
+    """True when ``path`` matches every checksum given (and when none is given)."""
+    return (sha256 is None or _digest(path, "sha256") == sha256) and (md5 is None or _digest(path, "md5") == md5)
+
+
+def download(url: str, dest: Path, sha256: str | None, *, md5: str | None = None, timeout: float = 30.0) -> Path:
     """Download ``url`` to ``dest`` (skipped if the file is there, with the right checksum if one is given).
 
     The file is written to ``dest.part`` and renamed only when complete and, if
-    ``sha256`` is given, only after its SHA-256 matches, so an interrupted or
-    corrupted download never looks complete. With ``sha256=None`` (no published
-    checksum) the archive's SHA-256 is printed so it can be recorded; the caller
+    ``sha256`` (or, where only an MD5 is published, ``md5``) is given, only after it
+    matches, so an interrupted or corrupted download never looks complete. With no
+    published checksum the archive's SHA-256 is printed so it can be recorded; the caller
     verifies what it extracts (see :func:`download_and_extract`). ``url`` goes through
     :func:`cvlib.config.cvlib_url`, so ``CVLIB_MIRROR`` serves every cvlib download.
 
@@ -70,7 +79,7 @@ def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0)
         ValueError: the checksum does not match (the file is removed).
     """
     dest = Path(dest)
-    if dest.exists() and (sha256 is None or sha256sum(dest) == sha256):
+    if dest.exists() and _checksum_ok(dest, sha256, md5):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     url = cvlib_url(url)
@@ -85,13 +94,13 @@ def download(url: str, dest: Path, sha256: str | None, *, timeout: float = 30.0)
         size = part.stat().st_size
         part.unlink()
         raise OSError(f"download of {url} was cut short ({size} of {total} bytes); the partial file was removed: try again.")
-    actual = sha256sum(part)
-    if sha256 is None:
-        print(f"{dest.name}: sha256 {actual} (no published checksum: the extracted files are verified instead)")
-    elif actual != sha256:
+    if sha256 is None and md5 is None:
+        print(f"{dest.name}: sha256 {sha256sum(part)} (no published checksum: the extracted files are verified instead)")
+    elif not _checksum_ok(part, sha256, md5):
+        kind, expected, actual = ("sha256", sha256, sha256sum(part)) if sha256 else ("md5", md5, _digest(part, "md5"))
         part.unlink()
         raise ValueError(
-            f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}. "
+            f"checksum mismatch for {url}: expected {kind} {expected}, got {actual}. "
             "The file was removed; the link may have changed or the download was corrupted: try again."
         )
     part.replace(dest)
@@ -138,8 +147,9 @@ def download_and_extract(
     how: str,
     archive_name: str | None = None,
     verify: Callable[[Path], None] | None = None,
+    md5: str | None = None,
 ) -> Path:
-    """Download an archive (checksummed if ``sha256`` is given), extract it, verify ``folder``.
+    """Download an archive (checked against ``sha256`` or ``md5`` if given), extract it, verify ``folder``.
 
     ``folder`` is what the archive creates inside ``folder.parent``. ``verify(folder)``
     raises (any exception, with a clear message) when the extracted files are not what
@@ -150,12 +160,12 @@ def download_and_extract(
         DatasetCorruptError: the archive could not be extracted or failed verification; the
             archive and ``folder`` were removed, so running again downloads afresh.
     """
-    if sha256 is None and verify is None:
+    if sha256 is None and md5 is None and verify is None:
         raise ValueError(f"{name}: without a checksum the extracted files must be verified: pass verify=.")
     folder = Path(folder)
     archive = folder.parent / (archive_name or url.rsplit("/", 1)[-1])
     try:
-        download(url, archive, sha256)
+        download(url, archive, sha256, md5=md5)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         raise unavailable(name, folder, how, err) from err
     try:

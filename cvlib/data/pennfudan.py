@@ -13,7 +13,6 @@ Every instance is a person, label ``1`` (``0`` is the background).
 
 from __future__ import annotations
 
-import urllib.error
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,12 +21,12 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from cvlib.config import data_dir
-from cvlib.data.download import unavailable
+from cvlib.data.download import download_and_extract, unavailable
 from cvlib.data.shapes import scene_to_sample
 
 PENNFUDAN_URL = "https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip"
-# MD5 of the official archive (the checksum published with other loaders of this archive;
-# torchvision's downloader verifies MD5). A mismatch stops the download.
+# MD5 of the official archive (the checksum published with other loaders of this archive, e.g.
+# torchvision-based tutorials' download_and_extract_archive calls). A mismatch stops the download.
 PENNFUDAN_MD5 = "5aaa3dee905cef73325923716e38fc6d"
 PENNFUDAN_CLASSES: tuple[str, ...] = ("person",)
 
@@ -97,27 +96,30 @@ class PennFudanDataset(Dataset):
         return image, target
 
 
-def pennfudan(root: str | Path | None = None, download: bool = True, transforms: Callable | None = None) -> PennFudanDataset:
+def pennfudan(
+    root: str | Path | None = None,
+    download: bool = True,
+    transforms: Callable | None = None,
+    url: str = PENNFUDAN_URL,
+    md5: str = PENNFUDAN_MD5,
+) -> PennFudanDataset:
     """Penn-Fudan from ``<root>/PennFudanPed`` (``root`` defaults to ``cvlib.config.data_dir()``).
 
-    When the folder is missing and ``download`` is true, the official archive is downloaded
-    (MD5-checked by torchvision's downloader) and extracted next to it.
+    When the folder is missing and ``download`` is true, the archive is downloaded from ``url``
+    (through ``CVLIB_MIRROR`` if set), checked against ``md5``, extracted next to the folder, and
+    the extracted layout is verified (every image in ``PNGImages/`` has its mask in ``PedMasks/``).
 
     Raises:
         DatasetUnavailableError: not on disk and not downloadable (names the folder and what to do).
+        DatasetCorruptError: the archive was damaged or its layout is wrong; it was removed.
+        ValueError: the download does not match ``md5`` (the file was removed).
     """
-    from torchvision.datasets.utils import download_and_extract_archive
-
     root = Path(root) if root is not None else data_dir()
     folder = root / "PennFudanPed"
     how = f"Download {PENNFUDAN_URL} and unzip it into {root} (it creates PennFudanPed/PNGImages and PedMasks)."
     if not ((folder / "PNGImages").is_dir() and (folder / "PedMasks").is_dir()):
         if not download:
             raise unavailable("Penn-Fudan", folder, how)
-        try:
-            download_and_extract_archive(PENNFUDAN_URL, download_root=str(root), md5=PENNFUDAN_MD5)
-        except (urllib.error.URLError, OSError, RuntimeError) as err:
-            raise unavailable("Penn-Fudan", folder, how, err) from err
-        if not (folder / "PNGImages").is_dir():
-            raise unavailable("Penn-Fudan", folder, how, FileNotFoundError("the archive has no PennFudanPed/PNGImages folder"))
+        download_and_extract(url, folder, None, md5=md5, name="Penn-Fudan", how=how,
+                             archive_name="PennFudanPed.zip", verify=PennFudanDataset)
     return PennFudanDataset(folder, transforms=transforms)
