@@ -2,9 +2,9 @@
 # GPU check for a machine with CUDA (issue 11): prints one table.
 #   (a) the quick suite on CUDA against the stored CPU outputs (nbval, notebooks/)
 #   (b) the full-profile rehearsal on CUDA (tests/test_rehearsal.py)
-#   (c) per-lesson full-size timing: NOT YET WRITTEN (see issue 11); the README says the full
-#       profile has not been measured on a GPU.
-# Usage: bash scripts/gpu_check.sh        (after `make setup`; about 15 minutes on one datacenter GPU)
+#   (c) each lesson's real full configuration timed over its first training steps and
+#       extrapolated to the lesson's full run (scripts/full_timing.py; no lesson uses AMP)
+# Usage: bash scripts/gpu_check.sh        (after `make setup`; under 10 minutes on one datacenter GPU)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -23,3 +23,6 @@ echo "|----------------------------------------|--------------------------------
 run "(a) quick lessons on CUDA vs CPU outputs" notebooks/ --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 run "(b) full-profile rehearsal on CUDA" tests/test_rehearsal.py
 run "device rule on CUDA" tests/test_device_rule.py
+echo
+echo "(c) full-profile training time, timed on $GPU and extrapolated:"
+CVLIB_DEVICE=cuda "$PY" scripts/full_timing.py --device cuda --steps 10 --warmup 3 --estimate-tflops 4

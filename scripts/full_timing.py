@@ -1,0 +1,307 @@
+"""Time each lesson's real ``full`` configuration over its first training steps and extrapolate.
+
+For every lesson this reads ``SIZES`` from the notebook's own ``parameters`` cell (with
+``CVLIB_PROFILE=full``), builds the networks the lesson trains at those sizes (random
+initialisation: the cost of a step does not depend on the weights), and times ``--steps``
+optimiser steps on batches of the lesson's full shape, after ``--warmup`` untimed steps.
+Multiplying by the number of steps the full lesson takes gives its training time. Data
+loading, evaluation and plotting are not included (on a GPU they add roughly 10-30 %).
+No lesson uses mixed precision (AMP), so neither does this script.
+
+It also counts the floating-point operations of one step (``torch.utils.flop_counter``), so a
+GPU the script has never run on can be estimated: ``--estimate-tflops 4`` prints the time at
+4 TFLOP/s sustained (about half of a Colab T4's 8.1 TFLOP/s FP32 peak), and no step faster
+than ``--estimate-floor-ms`` (small networks are bound by kernel launches, Python and data
+loading, not arithmetic).
+
+Usage:
+    python scripts/full_timing.py                       # CUDA if available, else CPU
+    python scripts/full_timing.py --device cpu --steps 1 --warmup 1 --estimate-tflops 4
+    python scripts/full_timing.py --lessons 03 06
+Prints one Markdown table (scripts/gpu_check.sh puts it under its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# Sizes of the full datasets (images), as the lessons load them.
+MNIST_TRAIN = 60_000
+HYMENOPTERA_TRAIN = 244
+CELEBA_ALL = 202_599
+HORSE2ZEBRA_TRAIN = (1_067, 1_334)
+
+
+@dataclass
+class Workload:
+    """One training loop of a lesson: ``step()`` runs one optimiser step; the full run takes ``steps``."""
+
+    lesson: str
+    name: str
+    steps: int
+    make_step: Callable[[torch.device], Callable[[], None]]
+
+
+def full_sizes(stem: str) -> dict:
+    """``SIZES`` of ``notebooks/<stem>.ipynb`` under the full profile (its parameters cell, executed)."""
+    nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    old = os.environ.get("CVLIB_PROFILE")
+    os.environ["CVLIB_PROFILE"] = "full"
+    try:
+        scope: dict = {}
+        exec(cell.source, scope)  # noqa: S102  (the repository's own notebook)
+    finally:
+        if old is None:
+            os.environ.pop("CVLIB_PROFILE")
+        else:
+            os.environ["CVLIB_PROFILE"] = old
+    return scope["SIZES"]
+
+
+def classifier_step(model: torch.nn.Module, shape: tuple[int, ...], classes: int, device, lr: float = 1e-3):
+    """A cross-entropy step of ``model`` on random images of ``shape`` (B, C, H, W)."""
+    model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x, y = torch.rand(shape, device=device), torch.randint(0, classes, (shape[0],), device=device)
+
+    def step() -> None:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def dcgan_step(channels: int, img: int, nz: int, width: int, batch: int, device):
+    from cvlib.models.gan import Discriminator, Generator, train_step, weights_init
+
+    G = Generator(nz=nz, ngf=width, channels=channels, img_size=img).apply(weights_init).to(device)
+    D = Discriminator(ndf=width, channels=channels, img_size=img).apply(weights_init).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = torch.rand(batch, channels, img, img, device=device) * 2 - 1
+    return lambda: train_step(G, D, opt_g, opt_d, real, torch.randn(batch, nz, device=device))
+
+
+def cyclegan_step(s: dict, device):
+    from cvlib.models.cyclegan import (PatchDiscriminator, ResnetGenerator, discriminator_loss, init_weights,
+                                       lsgan_loss, set_requires_grad)
+
+    gens = [init_weights(ResnetGenerator(ngf=s["ngf"], n_blocks=s["n_blocks"], n_down=s["n_down"])).to(device)
+            for _ in range(2)]
+    discs = [init_weights(PatchDiscriminator(ndf=s["ndf"], n_layers=s["d_layers"])).to(device) for _ in range(2)]
+    g_ab, g_ba = gens
+    d_a, d_b = discs
+    opt_g = torch.optim.Adam(itertools.chain(*(g.parameters() for g in gens)), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(itertools.chain(*(d.parameters() for d in discs)), lr=2e-4, betas=(0.5, 0.999))
+    shape = (s["batch_size"], 3, s["image_size"], s["image_size"])
+    a, b = torch.rand(shape, device=device) * 2 - 1, torch.rand(shape, device=device) * 2 - 1
+    lam, lam_id = s["lambda_cycle"], s["lambda_identity"]
+
+    def step() -> None:  # the lesson's train_step (section 6), without the image pool's bookkeeping
+        fake_b, fake_a = g_ab(a), g_ba(b)
+        set_requires_grad(discs, False)
+        loss = (lsgan_loss(d_b(fake_b), real=True) + lsgan_loss(d_a(fake_a), real=True)
+                + lam * (F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b))
+                + lam * lam_id * (F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a)))
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        set_requires_grad(discs, True)
+        loss_d = discriminator_loss(d_a, a, fake_a) + discriminator_loss(d_b, b, fake_b)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+    return step
+
+
+def maskrcnn_step(s: dict, device):
+    """Lesson 03's detector (torchvision's COCO Mask R-CNN, ResNet-50-FPN, 2 classes) on Penn-Fudan-sized photos."""
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=s["min_size"]).to(device)
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=s["lr"], momentum=0.9)
+    # Penn-Fudan photos are about 400 x 300 px (landscape or portrait) with 1-4 pedestrians.
+    images = [torch.rand(3, 360, 480, device=device) for _ in range(s["batch_size"])]
+    boxes = torch.tensor([[40.0, 60.0, 140.0, 330.0], [220.0, 50.0, 320.0, 340.0]], device=device)
+    masks = torch.zeros(2, 360, 480, dtype=torch.uint8, device=device)
+    for m, (x0, y0, x1, y1) in zip(masks, boxes.int().tolist()):
+        m[y0:y1, x0:x1] = 1
+    targets = [{"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64, device=device), "masks": masks}
+               for _ in images]
+
+    def step() -> None:
+        loss = sum(model(images, targets).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def pgd_step(batch: int, device):
+    """One PGD iteration of lesson 04 (gradient w.r.t. the input of a LeNet-5 on 28 px digits)."""
+    from cvlib.models.classic import LeNet5
+
+    model = LeNet5(in_channels=1, num_classes=10).to(device).eval()
+    x, y = torch.rand(batch, 1, 28, 28, device=device), torch.randint(0, 10, (batch,), device=device)
+
+    def step() -> None:
+        xr = x.clone().requires_grad_(True)
+        F.cross_entropy(model(xr), y).backward()
+        x.add_(0.01 * xr.grad.sign()).clamp_(0, 1)
+
+    return step
+
+
+def workloads() -> list[Workload]:
+    from cvlib.models.classic import LeNet5, SmallVGG
+
+    out: list[Workload] = []
+    s = full_sizes("01_cnn_basics")
+    per_epoch = math.ceil(MNIST_TRAIN / s["batch_size"])
+    out.append(Workload("01", f"SmallVGG, MNIST, {s['epochs']} epochs", s["epochs"] * per_epoch,
+                        lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
+    out.append(Workload("01", f"BN/dropout ablation: 4 x {s['ablation_epochs']} epochs", 4 * s["ablation_epochs"] * per_epoch,
+                        lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
+
+    s = full_sizes("02_transfer_learning")
+    runs = len(s["ks"]) * s["seeds"]
+    scratch_runs = runs + 3 * s["seeds"]  # the curve, two augmentation pipelines, distillation
+    out.append(Workload("02", f"from-scratch CNN, {scratch_runs} runs x {s['scratch_steps']} steps",
+                        scratch_runs * s["scratch_steps"],
+                        lambda d, s=s: classifier_step(SmallVGG(3, 2, s["scratch_widths"]),
+                                                       (s["batch_size"], 3, s["scratch_size"], s["scratch_size"]), 2, d)))
+    out.append(Workload("02", f"fine-tune {s['backbone']}, {runs} runs x {s['finetune_steps']} steps",
+                        runs * s["finetune_steps"],
+                        lambda d, s=s: classifier_step(__import__("torchvision").models.resnet18(num_classes=2),
+                                                       (s["batch_size"], 3, s["image_size"], s["image_size"]), 2, d)))
+
+    s = full_sizes("03_detection_finetuning")
+    iters = s["epochs"] * math.ceil(s["train_images"] / s["batch_size"])
+    out.append(Workload("03", f"Mask R-CNN R50-FPN, {s['epochs']} epochs, min_size {s['min_size']}", iters,
+                        lambda d, s=s: maskrcnn_step(s, d)))
+
+    s = full_sizes("04_adversarial_fgsm")
+    out.append(Workload("04", f"LeNet-5, MNIST, {s['epochs']} epochs", s["epochs"] * math.ceil(MNIST_TRAIN / s["batch_size"]),
+                        lambda d, s=s: classifier_step(LeNet5(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
+    # PGD curve over all epsilons + targeted PGD at one epsilon, 10,000 test images in batches of 500
+    pgd_iters = (len(s["epsilons"]) + 1) * 20 * s["pgd_steps"]
+    out.append(Workload("04", f"PGD ({s['pgd_steps']} steps) on 10,000 images, {len(s['epsilons']) + 1} settings",
+                        pgd_iters, lambda d: pgd_step(500, d)))
+
+    s = full_sizes("05_dcgan")
+    out.append(Workload("05", f"DCGAN + conditional on MNIST, {s['gan_steps'] + s['cgan_steps']} steps",
+                        s["gan_steps"] + s["cgan_steps"],
+                        lambda d, s=s: dcgan_step(1, 28, s["nz"], s["width"], s["batch_size"], d)))
+    out.append(Workload("05", f"DCGAN on CelebA 64 px, {s['celeba_epochs']} epochs",
+                        s["celeba_epochs"] * (CELEBA_ALL // s["batch_size"]),
+                        lambda d, s=s: dcgan_step(3, 64, 100, 64, s["batch_size"], d)))
+
+    s = full_sizes("06_cyclegan")
+    out.append(Workload("06", f"CycleGAN {s['image_size']} px, {s['steps']:,} steps (batch {s['batch_size']})", s["steps"],
+                        lambda d, s=s: cyclegan_step(s, d)))
+    clf_steps = s["clf_epochs"] * math.ceil(sum(HORSE2ZEBRA_TRAIN) / 64)
+    out.append(Workload("06", f"domain classifier, {s['clf_epochs']} epochs", clf_steps,
+                        lambda d, s=s: classifier_step(SmallVGG(3, 2, s["clf_widths"]),
+                                                       (64, 3, s["image_size"], s["image_size"]), 2, d)))
+
+    s = full_sizes("07_gradcam")
+    out.append(Workload("07", f"SmallVGG on {s['train_scenes']:,} scenes, {s['epochs']} epochs",
+                        s["epochs"] * math.ceil(s["train_scenes"] / s["batch_size"]),
+                        lambda d, s=s: classifier_step(SmallVGG(3, 3, (8, 16, 32), dropout=0.1),
+                                                       (s["batch_size"], 3, s["scene_size"], s["scene_size"]), 3, d)))
+    return out
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(work: Workload, device: torch.device, steps: int, warmup: int) -> tuple[float, float]:
+    """(seconds per step, FLOPs per step) of ``work`` on ``device``."""
+    torch.manual_seed(0)
+    step = work.make_step(device)
+    for _ in range(warmup):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return seconds, float(counter.get_total_flops())
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per workload")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (cuDNN autotuning, allocator)")
+    parser.add_argument("--lessons", nargs="*", default=None, help="only these lessons, e.g. 03 06")
+    parser.add_argument("--estimate-tflops", type=float, default=None,
+                        help="also print the time at this many TFLOP/s sustained (FLOP count / rate)")
+    parser.add_argument("--estimate-floor-ms", type=float, default=5.0,
+                        help="with --estimate-tflops: no step takes less (kernel launches, Python, data loading)")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.warmup < 0:
+        parser.error("--steps must be >= 1 and --warmup >= 0")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; {args.steps} timed steps after {args.warmup} warm-up steps per workload; no AMP")
+    est = f" estimate at {args.estimate_tflops:g} TFLOP/s, >= {args.estimate_floor_ms:g} ms/step |" if args.estimate_tflops else ""
+    print(f"| lesson | training loop (full profile) | steps | ms/step | GFLOP/step | extrapolated |{est}")
+    print("|---|---|---:|---:|---:|---:|" + ("---:|" if est else ""))
+    totals: dict[str, list[float]] = {}
+    for work in workloads():
+        if args.lessons and work.lesson not in args.lessons:
+            continue
+        seconds, flops = measure(work, device, args.steps, args.warmup)
+        total = seconds * work.steps
+        per_step = max(flops / (args.estimate_tflops * 1e12), args.estimate_floor_ms / 1000) if est else 0.0
+        estimate = per_step * work.steps
+        t = totals.setdefault(work.lesson, [0.0, 0.0])
+        t[0] += total
+        t[1] += estimate
+        extra = f" {fmt_time(estimate)} |" if est else ""
+        print(f"| {work.lesson} | {work.name} | {work.steps:,} | {1000 * seconds:.1f} | {flops / 1e9:.2f} | "
+              f"{fmt_time(total)} |{extra}", flush=True)
+    for lesson, (total, estimate) in totals.items():
+        extra = f" **{fmt_time(estimate)}** |" if est else ""
+        print(f"| {lesson} | **training total** | | | | **{fmt_time(total)}** |{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
