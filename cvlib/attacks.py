@@ -26,7 +26,6 @@ An attack is any callable ``attack(model, x, y, eps) -> x_adv`` with the shapes 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
@@ -34,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from cvlib.models.utils import resolve_device
+from cvlib.models.utils import frozen_eval, resolve_device
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -46,29 +45,7 @@ __all__ = [
     "pgd",
     "pgd_targeted",
     "accuracy_under_attack",
-    "frozen_eval",
 ]
-
-
-@contextmanager
-def frozen_eval(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode with frozen parameters; restore mode and ``requires_grad`` on exit.
-
-    The mode of every sub-module (not only the top one) and the ``requires_grad`` flag of
-    every parameter are put back exactly as they were, even if the body raises.
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def _check_eps(eps: float) -> float:

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import copy
 import difflib
-from contextlib import contextmanager
 from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from cvlib.models.utils import eval_mode
 
 Target = int | Sequence[int] | torch.Tensor | None
 """Which class to explain: ``None`` (each image's top class), one index for all images,
@@ -76,22 +77,6 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
     raise ValueError(
         f"the model has no layer named {layer!r}.{hint} Valid layer names ({len(valid)}): {', '.join(valid)}."
     )
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode inside the ``with`` block; restore each module's own mode after.
-
-    Restoring module by module keeps mixed states intact (e.g. a training model whose
-    frozen batch-norm layers were deliberately left in eval mode).
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _check_images(x: torch.Tensor) -> None:

@@ -1,10 +1,10 @@
 """Transfer learning and data-efficient learning: the reusable pieces of lesson 02.
 
-Lesson 02 writes each idea out first; this module is what later lessons call.
+Used by lesson 02 (which writes each idea out first) and lesson 03. The general switches
+(``freeze``, ``freeze_batchnorm``, ``eval_mode``) live in :mod:`cvlib.models.utils`.
 
 - :func:`sample_per_class`     pick ``k`` labelled examples of every class (few-shot subsets)
-- :func:`freeze` / :func:`freeze_backbone`   switch gradients off (fixed feature extractor)
-- :func:`freeze_batchnorm`     keep pretrained batch-norm statistics fixed while fine-tuning
+- :func:`freeze_backbone`      switch gradients off except in the new head (fixed feature extractor)
 - :func:`param_groups`         one learning rate for the new head, a lower one for the backbone
 - :func:`extract_features`     run a frozen backbone once over a tensor of images, in batches
 - :func:`train_linear_head`    fit a linear classifier on precomputed features
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import FrozenBatchNorm2d
 from tqdm.auto import tqdm
 
 from cvlib.models.utils import resolve_device
@@ -52,15 +51,6 @@ def sample_per_class(labels: torch.Tensor, k: int, seed: int = 0) -> torch.Tenso
     return torch.from_numpy(np.concatenate(chosen)).long()
 
 
-def freeze(module: nn.Module) -> int:
-    """Switch off gradients of every parameter of ``module``; return how many scalars were frozen."""
-    count = 0
-    for p in module.parameters():
-        p.requires_grad_(False)
-        count += p.numel()
-    return count
-
-
 def freeze_backbone(model: nn.Module, head_name: str) -> tuple[int, int]:
     """Freeze every parameter of ``model`` except those of the sub-module ``head_name``.
 
@@ -84,30 +74,6 @@ def freeze_backbone(model: nn.Module, head_name: str) -> tuple[int, int]:
         else:
             frozen += p.numel()
     return frozen, trainable
-
-
-def freeze_batchnorm(model: nn.Module) -> int:
-    """Replace every ``nn.BatchNorm2d`` in ``model`` (in place) by torchvision's ``FrozenBatchNorm2d``.
-
-    A frozen batch norm always normalises with the pretrained running statistics and
-    affine parameters, in ``train()`` mode too: with a handful of images per batch,
-    batch statistics are noisy and would overwrite what ImageNet taught (detection
-    models do the same). Returns the number of layers replaced.
-    """
-    replaced = 0
-    for name, child in list(model.named_children()):
-        if isinstance(child, nn.BatchNorm2d):
-            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
-            with torch.no_grad():
-                frozen.weight.copy_(child.weight if child.affine else torch.ones_like(frozen.weight))
-                frozen.bias.copy_(child.bias if child.affine else torch.zeros_like(frozen.bias))
-                frozen.running_mean.copy_(child.running_mean)
-                frozen.running_var.copy_(child.running_var)
-            setattr(model, name, frozen.to(child.running_mean.device))
-            replaced += 1
-        else:
-            replaced += freeze_batchnorm(child)
-    return replaced
 
 
 def param_groups(model: nn.Module, head_name: str, lr: float, backbone_lr: float) -> list[dict]:

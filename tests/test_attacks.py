@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cvlib.attacks import accuracy_under_attack, fgsm, fgsm_targeted, frozen_eval, pgd, pgd_targeted
+from cvlib.attacks import accuracy_under_attack, fgsm, fgsm_targeted, pgd, pgd_targeted
+from cvlib.models.utils import frozen_eval
 
 TOL = 1e-6  # float32 rounding of x + eps - x
 

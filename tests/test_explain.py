@@ -8,7 +8,6 @@ from torch import nn
 
 from cvlib.explain import (
     energy_in_box,
-    eval_mode,
     grad_cam,
     grad_cam_plus_plus,
     layer_names,
@@ -21,6 +20,7 @@ from cvlib.explain import (
 )
 from cvlib.models.classic import SmallVGG
 from cvlib.models.pretrained import load_pretrained
+from cvlib.models.utils import eval_mode
 from cvlib.viz import overlay_heatmap, show_heatmaps
 
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cvlib.models.classic import LeNet5, SmallResNet, SmallVGG, conv_output_size, count_parameters
+from cvlib.models.classic import LeNet5, SmallResNet, SmallVGG, conv_output_size
+from cvlib.models.utils import count_parameters
 
 
 @pytest.mark.parametrize("cls", [LeNet5, SmallVGG, SmallResNet])

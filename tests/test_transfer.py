@@ -9,12 +9,11 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from cvlib.models.classic import SmallResNet
+from cvlib.models.utils import freeze, freeze_batchnorm
 from cvlib.transfer import (
     distillation_loss,
     extract_features,
-    freeze,
     freeze_backbone,
-    freeze_batchnorm,
     param_groups,
     sample_per_class,
     train_linear_head,

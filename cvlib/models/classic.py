@@ -152,11 +152,6 @@ class SmallResNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameters (all, or only those with ``requires_grad``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output side length of a convolution or pooling: floor((n + 2p - d(k-1) - 1) / s) + 1."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1

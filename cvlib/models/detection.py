@@ -30,7 +30,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
 from cvlib.models.pretrained import PretrainedUnavailableError, cached_weights_error, load_pretrained
-from cvlib.transfer import freeze_batchnorm
+from cvlib.models.utils import freeze_batchnorm
 
 # EfficientNet-Lite0 blocks after which the feature map has stride 4, 8, 16, 32 (and their channels).
 EFFNET_STAGE_ENDS: dict[int, tuple[int, int]] = {2: (4, 24), 4: (8, 40), 10: (16, 112), 15: (32, 320)}
