@@ -12,7 +12,10 @@ within a lesson, not with published FIDs.
 - :func:`class_coverage`    fraction of classes the classifier predicts among samples
 - :func:`class_histogram`   share of samples per predicted class
 - :func:`mean_confidence`   mean max-probability of the classifier on the samples
-- :func:`extract_features`  penultimate features + logits of a classifier, batched, no grad
+- :func:`classifier_features`  penultimate features + probabilities of a classifier, batched, no grad
+- :func:`accuracy`          share of ``(N, K)`` logits whose arg-max is the label
+
+Used by lessons 02, 04 (accuracy) and 05 (sample quality).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from cvlib.models.utils import resolve_device
+from cvlib.models.utils import eval_mode, resolve_device
 
 
 def _check_features(feats: torch.Tensor, name: str) -> None:
@@ -136,7 +139,7 @@ def mean_confidence(probs: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def extract_features(
+def classifier_features(
     model: nn.Module,
     images: torch.Tensor,
     feature_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
@@ -170,12 +173,19 @@ def extract_features(
             return m.classifier[:-1](m.features(x)).flatten(1)
 
     device = resolve_device(model, device)
-    was_training = model.training
-    model.eval()
     feats, probs = [], []
-    for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(device)
-        feats.append(feature_fn(model, x).float().cpu())
-        probs.append(model(x).float().softmax(1).cpu())
-    model.train(was_training)
+    with torch.no_grad(), eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(device)
+            feats.append(feature_fn(model, x).float().cpu())
+            probs.append(model(x).float().softmax(1).cpu())
     return torch.cat(feats), torch.cat(probs)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of rows of ``logits`` ``(N, K)`` whose arg-max equals ``labels`` ``(N,)`` int (any devices)."""
+    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
+        raise ValueError(f"accuracy needs logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}.")
+    if len(labels) == 0:
+        raise ValueError("accuracy of an empty batch is undefined: pass at least one example.")
+    return (logits.argmax(1).cpu() == labels.cpu()).float().mean().item()

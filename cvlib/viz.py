@@ -17,6 +17,21 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 
+def smooth(values: Sequence[float] | np.ndarray | torch.Tensor, window: int) -> np.ndarray:
+    """Moving average of a 1-D series over ``window`` points (only full windows: ``len - window + 1`` values).
+
+    For noisy per-step losses. A series shorter than ``window`` is returned unchanged (as float64).
+    """
+    v = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu(), dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"smooth needs a 1-D series, got shape {v.shape}.")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}.")
+    if len(v) < window:
+        return v
+    return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
 def to_numpy_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """``(C, H, W)`` or ``(H, W)`` tensor/array in [0, 1] -> ``(H, W)`` or ``(H, W, 3)`` array for imshow."""
     if isinstance(image, torch.Tensor):

@@ -74,7 +74,7 @@ def test_classification_helpers_leave_the_model_where_it_is(device):
     assert set(train.evaluate(model, loader())) == {"loss", "acc"}
     history = train.fit(model, loader(), loader(), epochs=1, progress=False)
     assert len(history.train_loss) == 1
-    feats, probs = metrics.extract_features(model, torch.rand(5, 3, 2, 2), batch_size=2)
+    feats, probs = metrics.classifier_features(model, torch.rand(5, 3, 2, 2), batch_size=2)
     assert feats.shape == (5, 6) and probs.shape == (5, 3)
     assert model.seen == {torch.device(device).type}, "batches went to the model's device"
     assert next(model.parameters()).device.type == torch.device(device).type

@@ -11,7 +11,8 @@ from torch import nn
 from cvlib.metrics import (
     class_coverage,
     class_histogram,
-    extract_features,
+    accuracy,
+    classifier_features,
     frechet_distance,
     gaussian_stats,
     mean_confidence,
@@ -97,21 +98,30 @@ def test_class_coverage_histogram_and_confidence():
 
 
 @pytest.mark.parametrize("model, dim", [(SmallVGG(widths=(8, 16)), 16), (LeNet5(), 84)])
-def test_extract_features_gives_penultimate_features_and_probs(model, dim):
+def test_classifier_features_gives_penultimate_features_and_probs(model, dim):
     images = torch.rand(7, 1, 28, 28)
     model.train()
-    feats, probs = extract_features(model, images, batch_size=3)
+    feats, probs = classifier_features(model, images, batch_size=3)
     assert feats.shape == (7, dim) and probs.shape == (7, 10)
     assert torch.allclose(probs.sum(1), torch.ones(7), atol=1e-5)
-    assert model.training, "extract_features restores the training mode"
+    assert model.training, "classifier_features restores the training mode"
     # the features are the input of the last linear layer: applying it gives the logits
     with torch.no_grad():
         model.eval()
         assert torch.allclose(model.classifier[-1](feats).softmax(1), probs, atol=1e-5)
 
 
-def test_extract_features_needs_feature_fn_for_other_models():
+def test_classifier_features_needs_feature_fn_for_other_models():
     with pytest.raises(ValueError, match="feature_fn"):
-        extract_features(nn.Linear(4, 2), torch.rand(3, 4))
-    feats, probs = extract_features(nn.Linear(4, 2), torch.rand(3, 4), feature_fn=lambda m, x: x)
+        classifier_features(nn.Linear(4, 2), torch.rand(3, 4))
+    feats, probs = classifier_features(nn.Linear(4, 2), torch.rand(3, 4), feature_fn=lambda m, x: x)
     assert feats.shape == (3, 4) and probs.shape == (3, 2)
+
+
+def test_accuracy_counts_argmax_hits_and_refuses_bad_shapes():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, 0.0], [0.0, 1.0]])
+    assert accuracy(logits, torch.tensor([0, 1, 1, 1])) == 0.75
+    with pytest.raises(ValueError, match=r"logits \(N, K\) and labels \(N,\)"):
+        accuracy(logits, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="empty"):
+        accuracy(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))

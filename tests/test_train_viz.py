@@ -76,3 +76,14 @@ def test_panel_grid_hides_unused_panels_and_sizes_the_figure():
     assert tuple(fig.get_size_inches()) == pytest.approx((6.0, 4.6))
     fig, axes = panel_grid(1, ncols=8, size=1.0)  # one panel: one column, at least 4 inches wide
     assert len(fig.axes) == 1 and tuple(fig.get_size_inches()) == pytest.approx((4.0, 1.6))
+
+
+def test_smooth_is_a_moving_average_over_full_windows():
+    from cvlib.viz import smooth
+
+    assert smooth([1.0, 2.0, 3.0, 4.0], 2).tolist() == [1.5, 2.5, 3.5]
+    assert smooth(torch.tensor([1.0, 3.0]), 5).tolist() == [1.0, 3.0], "shorter than the window: unchanged"
+    with pytest.raises(ValueError, match="positive int"):
+        smooth([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match="1-D"):
+        smooth([[1.0, 2.0]], 1)
