@@ -26,7 +26,7 @@ An attack is any callable ``attack(model, x, y, eps) -> x_adv`` with the shapes 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cvlib.models.utils import frozen_eval, resolve_device
+from cvlib.validate import check_images
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -59,30 +60,16 @@ def _check_eps(eps: float) -> float:
             f"epsilon must be a finite number >= 0 (the L-infinity radius in pixel units, "
             f"e.g. 0.1 or 2/255), got {eps}."
         )
+    if eps > 1:
+        raise ValueError(
+            f"epsilon {eps:g} is larger than the whole [0, 1] pixel range: for a budget in 0-255 units divide "
+            f"by 255 (e.g. {eps:g}/255 = {eps / 255:.4f})."
+        )
     return eps
 
 
 def _check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"attacks expect images as a torch.Tensor (B, C, H, W), got {type(x).__name__}.")
-    if x.ndim < 2:
-        raise ValueError(
-            f"attacks expect a batch of images (B, C, H, W), got shape {tuple(x.shape)}: "
-            "add the batch dimension with x.unsqueeze(0)."
-        )
-    if not x.is_floating_point():
-        raise ValueError(f"attacks expect float images in [0, 1], got {x.dtype}: use x.float() / 255 for uint8 images.")
-    if x.numel() == 0:
-        raise ValueError(f"attacks expect at least one image, got an empty batch of shape {tuple(x.shape)}.")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("the images contain NaN or infinite values: attacks expect finite pixels in [0, 1].")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"attacks work in pixel space and expect images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: "
-            "pass the images before normalisation and put the normalisation inside the model "
-            "(e.g. cvlib.models.pretrained.PixelClassifier)."
-        )
+    check_images(x, unit_range=True, what="the images to attack")
 
 
 def _check_labels(y: torch.Tensor | Sequence[int], x: torch.Tensor, what: str) -> torch.Tensor:
@@ -258,6 +245,8 @@ def accuracy_under_attack(
     Raises:
         ValueError: empty ``epsilons``, a negative epsilon, or an empty ``loader``.
     """
+    if isinstance(epsilons, (int, float)) or (isinstance(epsilons, torch.Tensor) and epsilons.ndim == 0):
+        epsilons = [epsilons]  # one radius: a scalar is accepted as a one-element list
     eps_list = list(dict.fromkeys(_check_eps(e) for e in epsilons))  # unique, in order
     if not eps_list:
         raise ValueError("epsilons is empty: give at least one radius, e.g. [0, 0.05, 0.1].")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cvlib.models.utils import eval_mode
+from cvlib.validate import check_images
 
 Target = int | Sequence[int] | torch.Tensor | None
 """Which class to explain: ``None`` (each image's top class), one index for all images,
@@ -80,13 +81,7 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
 
 
 def _check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a tensor of images (B, C, H, W), got {type(x).__name__}.")
-    if x.ndim != 4:
-        hint = " For one image add the batch dimension: x.unsqueeze(0)." if x.ndim == 3 else ""
-        raise ValueError(f"expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}.{hint}")
-    if not x.is_floating_point():
-        raise ValueError(f"expected float images, got dtype {x.dtype}: convert with x.float() / 255.")
+    check_images(x, what="the images to explain")
 
 
 def resolve_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:

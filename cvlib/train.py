@@ -1,6 +1,6 @@
 """Training and evaluation loops for classifiers, with progress bars, history and checkpoints.
 
-Lesson 01 writes the training loop out by hand first; later lessons call :func:`fit`.
+Lesson 01 writes the training loop out by hand first; lessons 01, 04, 05, 06 and 07 then call :func:`fit`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cvlib.models.utils import resolve_device
+from cvlib.models.utils import eval_mode, resolve_device
 
 
 @dataclass
@@ -43,6 +43,7 @@ def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
     optimizer: torch.optim.Optimizer,
+    *,
     device: torch.device | str | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
     scaler: torch.amp.GradScaler | None = None,
@@ -51,8 +52,12 @@ def train_one_epoch(
 ) -> tuple[float, float]:
     """One pass over ``loader`` (batches of ``(images, labels)``); returns mean loss and accuracy.
 
-    With a ``scaler`` (CUDA only) the forward pass runs under float16 autocast.
-    Raises ``FloatingPointError`` as soon as the loss is NaN or infinite.
+    With a ``scaler`` (CUDA only) the forward pass runs under float16 autocast. Leaves the
+    model in train mode. Same argument order as :func:`cvlib.detection.train_one_epoch`.
+
+    Raises:
+        FloatingPointError: as soon as the loss is NaN or infinite.
+        ValueError: the loader gave no batch.
     """
     model.train()
     device = resolve_device(model, device)
@@ -76,23 +81,30 @@ def train_one_epoch(
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+    if seen == 0:
+        raise ValueError("the training loader gave no batch: check the dataset is not empty (and drop_last with a small dataset).")
     return total_loss / seen, correct / seen
 
 
-@torch.no_grad()
 def predict(
     model: nn.Module, loader: Iterable, device: torch.device | str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(N, num_classes)`` float32 and labels ``(N,)`` int64 for a whole loader (CPU tensors).
 
-    Batches go to ``device`` (default: the model's device).
+    Runs in eval mode without gradients and puts the model's mode back afterwards. Batches go
+    to ``device`` (default: the model's device).
+
+    Raises:
+        ValueError: the loader gave no batch.
     """
     device = resolve_device(model, device)
-    model.eval()
     logits, labels = [], []
-    for x, y in loader:
-        logits.append(model(x.to(device)).float().cpu())
-        labels.append(torch.as_tensor(y))
+    with torch.no_grad(), eval_mode(model):
+        for x, y in loader:
+            logits.append(model(x.to(device)).float().cpu())
+            labels.append(torch.as_tensor(y))
+    if not logits:
+        raise ValueError("the loader gave no batch: nothing to predict (check the dataset is not empty).")
     return torch.cat(logits), torch.cat(labels)
 
 
@@ -138,7 +150,8 @@ def fit(
     scaler = torch.amp.GradScaler("cuda") if (amp and device.type == "cuda") else None
     history = History()
     for epoch in tqdm(range(epochs), desc="epochs", disable=not progress):
-        loss, acc = train_one_epoch(model, train_loader, optimizer, device, loss_fn, scaler, epoch, progress)
+        loss, acc = train_one_epoch(model, train_loader, optimizer, device=device, loss_fn=loss_fn, scaler=scaler,
+                                    epoch=epoch, progress=progress)
         history.train_loss.append(loss)
         history.train_acc.append(acc)
         if val_loader is not None:

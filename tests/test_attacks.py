@@ -196,7 +196,7 @@ def test_non_finite_epsilon_is_a_clear_error(model, batch, eps):
 @pytest.mark.parametrize("shift", [-0.5, 0.5])
 def test_inputs_outside_the_unit_range_are_a_clear_error(model, batch, name, shift):
     x, y = batch
-    with pytest.raises(ValueError, match=r"expect images in \[0, 1\].*normalisation inside the model"):
+    with pytest.raises(ValueError, match=r"must be pixels in \[0, 1\].*normalisation inside the model"):
         ATTACKS[name](model, x + shift, y, 0.1)
 
 
@@ -209,8 +209,10 @@ def test_normalised_images_are_rejected_even_at_epsilon_zero(model, batch):
 def test_other_bad_inputs(model, batch):
     x, y = batch
     with pytest.raises(ValueError, match="add the batch dimension"):
+        fgsm(model, x[0], y[:1], 0.1)
+    with pytest.raises(ValueError, match=r"must be a batch of shape \(B, C, H, W\)"):
         fgsm(model, x[0, 0, 0], y[:1], 0.1)
-    with pytest.raises(ValueError, match="float images"):
+    with pytest.raises(ValueError, match="must be float.*/ 255"):
         fgsm(model, (x * 255).to(torch.uint8), y, 0.1)
     with pytest.raises(ValueError, match="NaN"):
         fgsm(model, torch.full_like(x, float("nan")), y, 0.1)

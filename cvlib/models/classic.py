@@ -10,26 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def check_images(x: torch.Tensor, channels: int, min_size: int = 8, model: str = "model") -> None:
-    """Raise a one-line ``ValueError`` unless ``x`` is a ``(B, channels, H, W)`` float batch."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{model} expects a torch.Tensor of shape (B, {channels}, H, W), got {type(x).__name__}.")
-    if x.ndim == 3 and x.shape[0] == channels:
-        raise ValueError(
-            f"{model} expects a batch (B, {channels}, H, W) but got one image {tuple(x.shape)}: "
-            "add the batch dimension with x.unsqueeze(0)."
-        )
-    if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(
-            f"{model} expects images of shape (B, {channels}, H, W), got {tuple(x.shape)}: "
-            f"{'convert to ' + str(channels) + ' channel(s) or ' if x.ndim == 4 else ''}"
-            f"build the model with in_channels={x.shape[1] if x.ndim == 4 else '...'}."
-        )
-    if min(x.shape[-2:]) < min_size:
-        raise ValueError(f"{model} needs images of at least {min_size}x{min_size} pixels, got {tuple(x.shape[-2:])}: resize them first.")
-    if not x.is_floating_point():
-        raise ValueError(f"{model} expects float images, got {x.dtype}: use x.float() / 255 for uint8 images.")
+from cvlib.validate import check_images
 
 
 class LeNet5(nn.Module):
@@ -62,7 +43,7 @@ class LeNet5(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.in_channels, model="LeNet5")
+        check_images(x, channels=self.in_channels, min_size=8, finite=False, what="the images given to LeNet5")
         return self.classifier(self.features(x))
 
 
@@ -106,7 +87,7 @@ class SmallVGG(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.in_channels, model="SmallVGG")
+        check_images(x, channels=self.in_channels, min_size=8, finite=False, what="the images given to SmallVGG")
         return self.classifier(self.features(x))
 
 
@@ -148,7 +129,7 @@ class SmallResNet(nn.Module):
         self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.in_channels, model="SmallResNet")
+        check_images(x, channels=self.in_channels, min_size=8, finite=False, what="the images given to SmallResNet")
         return self.classifier(self.features(x))
 
 

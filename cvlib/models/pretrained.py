@@ -26,6 +26,7 @@ from torchvision.models import ResNet18_Weights, resnet18
 from torchvision.transforms import v2
 
 from cvlib.models.efficientnet_lite import EfficientNetLite0
+from cvlib.validate import check_images
 
 IMAGENET_CATEGORIES: list[str] = list(ResNet18_Weights.DEFAULT.meta["categories"])  # ships with torchvision
 NAMES = ("efficientnet_lite0", "resnet18")
@@ -56,11 +57,7 @@ class PixelClassifier(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"expected a batch of RGB images (B, 3, H, W) in [0, 1], got {tuple(x.shape)}: "
-                "use backbone.preprocess(image) for one image and add the batch dimension with .unsqueeze(0)."
-            )
+        check_images(x, channels=3, unit_range=True, what="the images given to the pretrained classifier")
         return self.net(self.normalize(x))
 
 
