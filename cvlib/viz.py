@@ -1,5 +1,7 @@
 """Plots for the lessons: image grids, training curves, confusion matrices.
 
+Used by lessons 01, 02, 03, 05, 06 and 07 (and by cvlib.explain / cvlib.detection for their figures).
+
 Every function draws one titled figure with labelled axes and returns the
 ``matplotlib.figure.Figure``. In a notebook the figure shows when the cell
 ends; end the call with ``;`` (or assign it) so it is not shown twice.

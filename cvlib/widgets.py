@@ -1,4 +1,4 @@
-"""ipywidgets helpers used by the lessons (each returns a widget to display)."""
+"""ipywidgets helpers used by the lessons (each returns a widget to display); lesson 01 uses ``conv_explorer``."""
 
 from __future__ import annotations
 

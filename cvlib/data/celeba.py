@@ -1,5 +1,7 @@
 """CelebA aligned faces at 64x64 for the ``full`` DCGAN lesson, as in the PyTorch DCGAN tutorial.
 
+Used by lesson 05 (full, section 10).
+
 On-disk layout (the one torchvision's ``CelebA`` downloads, and the one the
 tutorial's ``img_align_celeba.zip`` gives once extracted)::
 

@@ -1,5 +1,7 @@
 """scikit-learn's bundled handwritten digits (1,797 images, 8x8, 10 classes) as torch data.
 
+Used by lessons 01, 04 and 05 (quick).
+
 Ships with scikit-learn: no download, so the ``quick`` profile uses it.
 Images are upsampled to ``size`` x ``size`` so the same models serve MNIST-sized input.
 """

@@ -1,5 +1,7 @@
 """Verified downloads and archive extraction that cannot escape its folder.
 
+Used by the full-profile loaders of lessons 02 (hymenoptera), 03 (Penn-Fudan) and 06 (horse2zebra).
+
 Policy (issue 11): a download is checked against its published checksum; where
 none is published, the archive's SHA-256 is printed (so it can be recorded) and
 the extracted files are verified instead (folder layout, image counts, every

@@ -1,5 +1,7 @@
 """Hymenoptera (ants vs bees): the dataset of the PyTorch transfer-learning tutorial (full profile).
 
+Used by lesson 02 (full).
+
 About 120 training and 75 validation JPEG photographs per class, a small subset
 of ImageNet, laid out for :class:`torchvision.datasets.ImageFolder`::
 

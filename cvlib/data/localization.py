@@ -1,5 +1,7 @@
 """Generated images with one object at a known place: data for *measuring* explanations.
 
+Used by lesson 07 (the pointing game).
+
 Each image shows exactly one object (a ring, a plus, an x-cross or a checkerboard) of
 random size, colour and position, drawn over a cluttered background (a colour gradient,
 noise, short line segments and dots in the same colours as the objects). The class

