@@ -3,6 +3,7 @@ import tarfile
 import urllib.error
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
@@ -155,3 +156,21 @@ def test_cifar10_fixture_in_the_real_layout_loads(tmp_path, monkeypatch):
     assert len(train) == 10 and len(test) == 4 and train.classes[3] == "cat"
     x, y = test[3]
     assert x.shape == (3, 32, 32) and y == 3 and float(x.max()) <= 1.0
+
+
+def test_center_square_resizes_the_shorter_side_then_crops_the_centre():
+    from PIL import Image
+
+    from cvlib.data.transforms import center_square
+
+    pixels = np.zeros((30, 60), dtype=np.uint8)
+    pixels[:, 20:40] = 255  # a white band in the middle third, on a grey-scale photo
+    x = center_square(10)(Image.fromarray(pixels))
+    assert x.shape == (3, 10, 10) and x.dtype == torch.float32
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert x[:, :, 5].mean() > 0.9, "the centre of the band is kept"
+    assert x[:, :, 0].mean() < 0.5, "60x30 -> 20x10, centre 10 columns = original columns 15-45: column 0 is outside the band"
+    y = center_square(10, minus_one_one=True)(Image.fromarray(pixels))
+    assert torch.allclose(y, x * 2 - 1)
+    with pytest.raises(ValueError, match="resize an int >= size"):
+        center_square(10, resize=8)

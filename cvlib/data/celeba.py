@@ -31,6 +31,7 @@ from torchvision.transforms import v2
 
 from cvlib.config import data_dir
 from cvlib.data.download import IMAGE_SUFFIXES, unavailable
+from cvlib.data.transforms import center_square
 
 SPLITS = {"train": 0, "valid": 1, "test": 2, "all": None}
 HOW = (
@@ -42,15 +43,7 @@ HOW = (
 
 def celeba_transform(image_size: int = 64) -> v2.Compose:
     """PIL RGB image -> ``(3, image_size, image_size)`` float32 in [-1, 1] (resize, centre crop, scale)."""
-    return v2.Compose(
-        [
-            v2.ToImage(),
-            v2.Resize(image_size, antialias=True),
-            v2.CenterCrop(image_size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),  # [0, 1] -> [-1, 1]
-        ]
-    )
+    return center_square(image_size, minus_one_one=True)
 
 
 def _image_folder(folder: Path) -> Path | None:

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from cvlib.config import data_dir
 from cvlib.data.download import IMAGE_SUFFIXES, download_and_extract, unavailable
+from cvlib.data.transforms import center_square
 
 URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 # No checksum is published for this archive, so none is pinned: the download prints the
@@ -126,10 +127,7 @@ def _rgb_loader(path: str) -> Image.Image:
 def eval_transform(size: int = 224, resize: int | None = None) -> v2.Compose:
     """PIL image -> ``(3, size, size)`` float32 in [0, 1]: shorter side to ``resize`` (default
     ``size * 8 / 7``, i.e. 256 for 224), then the centre square, as for ImageNet evaluation."""
-    resize = resize or round(size * 8 / 7)
-    return v2.Compose(
-        [v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(size), v2.ToDtype(torch.float32, scale=True)]
-    )
+    return center_square(size, resize or round(size * 8 / 7))
 
 
 def load_images(dataset: ImageFolder, size: int = 224, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
