@@ -18,18 +18,19 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from torchvision.models import ResNet18_Weights, resnet18
+from torchvision.models import ResNet18_Weights, WeightsEnum, resnet18
 from torchvision.transforms import v2
 
 from cvlib.models.efficientnet_lite import EfficientNetLite0
 from cvlib.validate import check_images
 
+M = TypeVar("M", bound=nn.Module)
 IMAGENET_CATEGORIES: list[str] = list(ResNet18_Weights.DEFAULT.meta["categories"])  # ships with torchvision
 NAMES = ("efficientnet_lite0", "resnet18")
 
@@ -226,20 +227,36 @@ def cached_weights_error(name: str, url: str, err: BaseException) -> PretrainedU
     )
 
 
-def _resnet18() -> Backbone:
-    weights = ResNet18_Weights.DEFAULT
+def with_torchvision_weights(build: Callable[..., M], weights: WeightsEnum, name: str, offline: str, **kwargs: Any) -> M:
+    """``build(weights=weights, **kwargs)``, with one clear error when the weights cannot be had.
+
+    The one place for torchvision weights (ResNet-18 here, COCO Mask R-CNN in
+    :mod:`cvlib.models.maskrcnn`): a file in the torch hub cache that does not load is named
+    (delete it); a file that is neither cached nor downloadable says where it must go and
+    ``offline`` (what to use instead).
+
+    Raises:
+        PretrainedUnavailableError: the weights are not cached and could not be downloaded, or
+            the cached file is damaged.
+    """
     try:
-        net = resnet18(weights=weights)
+        return build(weights=weights, **kwargs)
     except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
-        cached = cached_weights_error("torchvision's ResNet-18", weights.url, err)
+        cached = cached_weights_error(name, weights.url, err)
         if cached is not None:
             raise cached from err
         raise PretrainedUnavailableError(
-            f"torchvision's ResNet-18 weights ({weights.url}) are not in the torch hub cache "
+            f"{name} weights ({weights.url}) are not in the torch hub cache "
             f"({torch.hub.get_dir()}/checkpoints) and could not be downloaded ({type(err).__name__}). "
-            "Connect to the internet and run again, copy the file into that folder, "
-            "or use the offline backbone: load_pretrained('efficientnet_lite0')."
+            f"Connect to the internet and run again, copy the file into that folder, or {offline}."
         ) from err
+
+
+def _resnet18() -> Backbone:
+    weights = ResNet18_Weights.DEFAULT
+    net = with_torchvision_weights(
+        resnet18, weights, "torchvision's ResNet-18", "use the offline backbone: load_pretrained('efficientnet_lite0')"
+    )
     mean = tuple(weights.transforms().mean)
     std = tuple(weights.transforms().std)
     return Backbone(
