@@ -28,6 +28,7 @@ from torchvision.models import ResNet18_Weights, WeightsEnum, resnet18
 from torchvision.transforms import v2
 
 from cvlib.models.efficientnet_lite import EfficientNetLite0
+from cvlib.models.utils import eval_mode
 from cvlib.validate import check_images
 
 M = TypeVar("M", bound=nn.Module)
@@ -105,18 +106,15 @@ class Backbone:
     @torch.no_grad()
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] -> ``(B, feature_dim)`` globally average-pooled features."""
+        check_images(x, channels=3, unit_range=True, what="the images given to the pretrained backbone")
         net = self.model.net
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             x = self.model.normalize(x)
             if isinstance(net, EfficientNetLite0):
                 fmap = net.forward_features(x)
             else:  # torchvision ResNet
                 fmap = nn.Sequential(*list(net.children())[:-2])(x)
             return fmap.mean(dim=(2, 3))
-        finally:
-            self.model.train(was_training)
 
     def with_head(self, num_classes: int) -> PixelClassifier:
         """A copy of ``model`` with a new, randomly initialised ``feature_dim -> num_classes`` head.
