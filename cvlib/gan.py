@@ -86,9 +86,9 @@ def _check_real_batch(real: torch.Tensor) -> None:
 
 def _check_optimizers(generator: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> None:
     g_params = {id(p) for p in generator.parameters()}
-    d_first = [id(p) for group in opt_d.param_groups for p in group["params"]]
-    g_first = [id(p) for group in opt_g.param_groups for p in group["params"]]
-    if any(i in g_params for i in d_first) or (g_first and not any(i in g_params for i in g_first)):
+    d_ids = [id(p) for group in opt_d.param_groups for p in group["params"]]
+    g_ids = [id(p) for group in opt_g.param_groups for p in group["params"]]
+    if any(i in g_params for i in d_ids) or (g_ids and not any(i in g_params for i in g_ids)):
         raise ValueError("train_step: opt_g must hold the generator's parameters and opt_d the discriminator's: "
                          "pass (generator, discriminator, opt_g, opt_d, real, z) in that order.")
 
