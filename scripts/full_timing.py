@@ -29,9 +29,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import torch
@@ -91,10 +91,12 @@ def classifier_step(model: torch.nn.Module, shape: tuple[int, ...], classes: int
 
 
 def dcgan_step(channels: int, img: int, nz: int, width: int, batch: int, device):
-    from cvlib.models.gan import Discriminator, Generator, train_step, weights_init
+    from cvlib.gan import train_step
+    from cvlib.models.gan import Discriminator, Generator
+    from cvlib.models.utils import init_weights
 
-    G = Generator(nz=nz, ngf=width, channels=channels, img_size=img).apply(weights_init).to(device)
-    D = Discriminator(ndf=width, channels=channels, img_size=img).apply(weights_init).to(device)
+    G = init_weights(Generator(nz=nz, ngf=width, channels=channels, img_size=img)).to(device)
+    D = init_weights(Discriminator(ndf=width, channels=channels, img_size=img)).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, channels, img, img, device=device) * 2 - 1
@@ -102,8 +104,9 @@ def dcgan_step(channels: int, img: int, nz: int, width: int, batch: int, device)
 
 
 def cyclegan_step(s: dict, device):
-    from cvlib.models.cyclegan import (PatchDiscriminator, ResnetGenerator, discriminator_loss, init_weights,
-                                       lsgan_loss, set_requires_grad)
+    from cvlib.gan import lsgan_discriminator_loss, lsgan_loss
+    from cvlib.models.cyclegan import PatchDiscriminator, ResnetGenerator
+    from cvlib.models.utils import init_weights, set_requires_grad
 
     gens = [init_weights(ResnetGenerator(ngf=s["ngf"], n_blocks=s["n_blocks"], n_down=s["n_down"])).to(device)
             for _ in range(2)]
@@ -126,7 +129,7 @@ def cyclegan_step(s: dict, device):
         loss.backward()
         opt_g.step()
         set_requires_grad(discs, True)
-        loss_d = discriminator_loss(d_a, a, fake_a) + discriminator_loss(d_b, b, fake_b)
+        loss_d = lsgan_discriminator_loss(d_a, a, fake_a) + lsgan_discriminator_loss(d_b, b, fake_b)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()

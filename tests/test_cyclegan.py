@@ -1,22 +1,20 @@
-import itertools
+"""CycleGAN networks (cvlib.models.cyclegan) and the CycleGAN half of the GAN task module (cvlib.gan): lesson 06."""
 
 import pytest
 import torch
 from torch import nn
 
-from cvlib.models.cyclegan import (
+from cvlib.gan import (
     ImagePool,
-    PatchDiscriminator,
-    ResnetGenerator,
-    discriminator_loss,
     gram_matrix,
-    init_weights,
+    lsgan_discriminator_loss,
     lsgan_loss,
-    patch_size,
-    set_requires_grad,
     style_loss,
+    to_unit,
     translate,
 )
+from cvlib.models.cyclegan import PatchDiscriminator, ResnetGenerator, patch_size
+from cvlib.models.utils import init_weights
 
 
 @pytest.mark.parametrize("size,n_down", [(32, 2), (48, 2), (64, 3), (20, 1)])
@@ -68,17 +66,6 @@ def test_patch_size_matches_the_measured_receptive_field(n_layers):
     assert patch_size(3) == 70
 
 
-def test_init_weights_follows_the_paper():
-    torch.manual_seed(0)
-    gen = init_weights(ResnetGenerator(ngf=32, n_blocks=2))
-    convs = [m for m in gen.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    weights = torch.cat([m.weight.flatten() for m in convs])
-    assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
-    norms = [m for m in gen.modules() if isinstance(m, nn.InstanceNorm2d)]
-    scales = torch.cat([m.weight for m in norms])
-    assert abs(scales.mean().item() - 1) < 0.01 and all((m.bias == 0).all() for m in norms)
-
-
 def test_image_pool_fills_then_mixes_old_and_new():
     pool = ImagePool(size=4, seed=0)
     first = torch.arange(4.0).view(4, 1, 1, 1).requires_grad_()
@@ -108,14 +95,20 @@ def test_image_pool_size_zero_and_determinism():
         pool = ImagePool(size=2, seed=7)
         runs.append(torch.cat([pool.query(torch.full((2, 1, 1, 1), float(i))) for i in range(10)]))
     assert torch.equal(runs[0], runs[1])
-    with pytest.raises(ValueError, match="pool size"):
-        ImagePool(-1)
+    for size in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="pool size must be an int >= 0") as err:
+            ImagePool(size)
+        assert "\n" not in str(err.value)
+    with pytest.raises(TypeError):
+        ImagePool(2, 7)  # seed is keyword-only
 
 
 def test_lsgan_loss_known_values():
     scores = torch.tensor([0.0, 1.0, 2.0, 0.5])
-    assert lsgan_loss(scores, True).item() == pytest.approx((1 + 0 + 1 + 0.25) / 4)
-    assert lsgan_loss(scores, False).item() == pytest.approx((0 + 1 + 4 + 0.25) / 4)
+    assert lsgan_loss(scores, real=True).item() == pytest.approx((1 + 0 + 1 + 0.25) / 4)
+    assert lsgan_loss(scores, real=False).item() == pytest.approx((0 + 1 + 4 + 0.25) / 4)
+    with pytest.raises(TypeError):
+        lsgan_loss(scores, True)  # real is keyword-only
 
 
 def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch():
@@ -125,21 +118,13 @@ def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch():
     real = torch.rand(8, 3, 32, 32) * 2 - 1
     fake = gen(torch.rand(8, 3, 32, 32) * 2 - 1)
     opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    before = discriminator_loss(disc, real, fake)
+    before = lsgan_discriminator_loss(disc, real, fake)
     opt.zero_grad()
     before.backward()
     opt.step()
     assert all(p.grad is None for p in gen.parameters())  # the fake was detached: the generator is untouched
-    after = discriminator_loss(disc, real, fake)
+    after = lsgan_discriminator_loss(disc, real, fake)
     assert after.item() < before.item()
-
-
-def test_set_requires_grad_freezes_and_unfreezes():
-    nets = [PatchDiscriminator(ndf=4, n_layers=1), PatchDiscriminator(ndf=4, n_layers=1)]
-    set_requires_grad(nets, False)
-    assert not any(p.requires_grad for p in itertools.chain(*(n.parameters() for n in nets)))
-    set_requires_grad(nets[0], True)
-    assert all(p.requires_grad for p in nets[0].parameters())
 
 
 def test_translate_in_batches_equals_one_pass():
@@ -163,3 +148,43 @@ def test_gram_matrix_and_style_loss_known_values():
     assert style_loss([f], [f]).item() == 0 and style_loss([f], [f * 2]).item() > 0
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         gram_matrix(torch.rand(2, 3))
+
+
+def test_lsgan_discriminator_loss_known_value():
+    disc = nn.Identity()  # scores = images: real images of 1 and fakes of 0 are perfect, loss 0
+    ones, zeros = torch.ones(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    assert lsgan_discriminator_loss(disc, ones, zeros).item() == 0
+    assert lsgan_discriminator_loss(disc, zeros, ones).item() == pytest.approx(1.0)  # 0.5 * (1 + 1)
+
+
+def test_translate_restores_train_mode_also_when_the_generator_raises():
+    gen = ResnetGenerator(ngf=4, n_blocks=1).train()
+    gen.net[2].eval()  # a deliberately mixed state must come back exactly too
+    modes = [m.training for m in gen.modules()]
+    with pytest.raises(ValueError, match="divisible by 4"):
+        translate(gen, torch.rand(2, 3, 18, 18))  # the generator raises inside the batch loop
+    assert [m.training for m in gen.modules()] == modes
+    seen = []
+    gen.register_forward_hook(lambda m, i, o: seen.append((m.training, torch.is_grad_enabled())))
+    out = translate(gen, torch.rand(5, 3, 16, 16) * 2 - 1, batch_size=2)
+    assert out.shape == (5, 3, 16, 16) and not out.requires_grad
+    assert seen == [(False, False)] * 3 and [m.training for m in gen.modules()] == modes
+
+
+@pytest.mark.parametrize("images, pattern", [
+    (torch.rand(3, 16, 16), r"float \(B, C, H, W\) batch.*\(3, 16, 16\).*unsqueeze\(0\)"),
+    (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), r"float \(B, C, H, W\) batch.*torch.uint8"),
+    ([[0.0]], r"float \(B, C, H, W\) batch.*got list"),
+])
+def test_translate_checks_its_images_in_one_line(images, pattern):
+    gen = ResnetGenerator(ngf=4, n_blocks=1).train()
+    with pytest.raises(ValueError, match=pattern) as err:
+        translate(gen, images)
+    assert "\n" not in str(err.value) and gen.training
+    with pytest.raises(TypeError):
+        translate(gen, torch.rand(2, 3, 16, 16), 1)  # batch_size is keyword-only
+
+
+def test_to_unit_matches_the_lessons_display_mapping():
+    x = torch.linspace(-1.5, 1.5, 31)
+    assert torch.equal(to_unit(x), ((x + 1) / 2).clamp(0, 1))

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cvlib import metrics, train, transfer
-from cvlib.models import gan
+from cvlib import gan, metrics, train, transfer
+from cvlib.models.gan import Generator
 from cvlib.models.utils import model_device, resolve_device
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -97,7 +97,7 @@ def test_transfer_features_follow_the_extractor(device):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_gan_sample_follows_the_generator(device):
-    generator = gan.Generator(nz=8, ngf=8, img_size=28).to(device)
+    generator = Generator(nz=8, ngf=8, img_size=28).to(device)
     out = gan.sample(generator, 3, batch_size=2)
     assert out.shape[0] == 3 and out.device.type == "cpu"
     assert next(generator.parameters()).device.type == torch.device(device).type

@@ -1,16 +1,13 @@
-"""DCGAN networks, losses and training step (cvlib.models.gan)."""
+"""DCGAN networks (cvlib.models.gan) and the DCGAN half of the GAN task module (cvlib.gan): lesson 05."""
 
 import math
+import warnings
 
 import pytest
 import torch
 from torch import nn
 
-from cvlib.models.gan import (
-    ConditionalDiscriminator,
-    ConditionalGenerator,
-    Discriminator,
-    Generator,
+from cvlib.gan import (
     discriminator_loss,
     from_unit,
     generator_loss,
@@ -18,8 +15,14 @@ from cvlib.models.gan import (
     slerp,
     to_unit,
     train_step,
-    weights_init,
 )
+from cvlib.models.gan import (
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    Discriminator,
+    Generator,
+)
+from cvlib.models.utils import init_weights
 from cvlib.train import load_checkpoint, save_checkpoint
 
 
@@ -28,8 +31,8 @@ def test_generator_and_discriminator_shapes_and_ranges(size, channels):
     torch.manual_seed(0)
     G = Generator(nz=16, ngf=8, channels=channels, img_size=size)
     D = Discriminator(ndf=8, channels=channels, img_size=size)
-    G.apply(weights_init)
-    D.apply(weights_init)
+    init_weights(G)
+    init_weights(D)
     z = torch.randn(5, 16) * 10  # large z: tanh must still keep the output in [-1, 1]
     x = G(z)
     assert x.shape == (5, channels, size, size) and x.dtype == torch.float32
@@ -52,17 +55,6 @@ def test_dcgan_rules_in_the_architecture():
     assert any(isinstance(m, nn.ReLU) for m in g_layers) and any(isinstance(m, nn.LeakyReLU) for m in d_layers)
 
 
-def test_weights_init_draws_from_n0_002():
-    torch.manual_seed(0)
-    G = Generator(nz=64, ngf=32, img_size=32)
-    G.apply(weights_init)
-    conv = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
-    assert abs(conv.mean().item()) < 0.002 and conv.std().item() == pytest.approx(0.02, rel=0.05)
-    bn = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.BatchNorm2d)])
-    assert bn.mean().item() == pytest.approx(1.0, abs=0.01) and bn.std().item() == pytest.approx(0.02, rel=0.3)
-    assert all((m.bias == 0).all() for m in G.modules() if isinstance(m, nn.BatchNorm2d))
-
-
 def test_bad_inputs_give_clear_errors():
     G, D = Generator(nz=16, ngf=8, img_size=32), Discriminator(ndf=8, img_size=32)
     with pytest.raises(ValueError, match=r"torch.randn\(B, 16\)"):
@@ -77,8 +69,8 @@ def test_conditional_networks_use_the_label():
     torch.manual_seed(0)
     G = ConditionalGenerator(num_classes=10, nz=16, ngf=8, img_size=28)
     D = ConditionalDiscriminator(num_classes=10, ndf=8, img_size=28)
-    G.apply(weights_init)
-    D.apply(weights_init)
+    init_weights(G)
+    init_weights(D)
     G.eval()
     D.eval()
     z = torch.randn(4, 16).repeat(2, 1)
@@ -111,8 +103,8 @@ def test_one_training_step_lowers_the_discriminator_loss_on_a_fixed_batch(condit
         G, D = ConditionalGenerator(nz=16, ngf=8, img_size=32), ConditionalDiscriminator(ndf=8, img_size=32)
     else:
         G, D = Generator(nz=16, ngf=8, img_size=32), Discriminator(ndf=8, img_size=32)
-    G.apply(weights_init)
-    D.apply(weights_init)
+    init_weights(G)
+    init_weights(D)
     real = from_unit(torch.rand(32, 1, 32, 32))
     z = torch.randn(32, 16)
     labels = torch.arange(32) % 10 if conditional else None
@@ -123,7 +115,7 @@ def test_one_training_step_lowers_the_discriminator_loss_on_a_fixed_batch(condit
         fake = G(z, *cond)
         before = discriminator_loss(D(real, *cond), D(fake, *cond)).item()
     g_before = [p.clone() for p in G.parameters()]
-    out = train_step(G, D, opt_g, opt_d, real, z, labels)
+    out = train_step(G, D, opt_g, opt_d, real, z, labels=labels)
     with torch.no_grad():
         after = discriminator_loss(D(real, *cond), D(fake, *cond)).item()
     assert out["loss_d"] == pytest.approx(before, rel=1e-5)  # the step reports the loss before its update
@@ -135,7 +127,7 @@ def test_one_training_step_lowers_the_discriminator_loss_on_a_fixed_batch(condit
 def test_generator_checkpoint_roundtrip_weights_only(tmp_path):
     torch.manual_seed(0)
     G = Generator(nz=16, ngf=8, img_size=28)
-    G.apply(weights_init)
+    init_weights(G)
     path = save_checkpoint(G, tmp_path / "g.pt", step=3)
     G2 = Generator(nz=16, ngf=8, img_size=28)
     assert load_checkpoint(G2, path) == {"step": 3}  # torch.load(..., weights_only=True) inside
@@ -178,3 +170,98 @@ def test_first_discriminator_conv_bias_breaks_batchnorm_scale_invariance():
         assert torch.allclose(D(fake), D(0.5 * fake), atol=1e-3)
         D.main[0].bias.normal_(0, 0.5)
         assert (D(fake) - D(0.5 * fake)).abs().mean() > 0.05
+
+
+def _tiny_gan():
+    torch.manual_seed(0)
+    G, D = init_weights(Generator(nz=8, ngf=4, img_size=28)), init_weights(Discriminator(ndf=4, img_size=28))
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    return G, D, opt_g, opt_d
+
+
+def test_train_step_checks_the_real_batch_in_one_line():
+    G, D, opt_g, opt_d = _tiny_gan()
+    z = torch.randn(4, 8)
+    bad = {
+        r"non-empty float tensor \(B, C, H, W\)": torch.zeros(4, 28, 28),  # no channel dimension
+        r"float tensor.*torch.uint8": torch.zeros(4, 1, 28, 28, dtype=torch.uint8),
+        r"in \[-1, 1\].*, 255\]: map \[0, 1\] images with from_unit": torch.rand(4, 1, 28, 28) * 255,
+        r"got values in \[-1.5": torch.full((4, 1, 28, 28), -1.5),
+        r"non-empty": torch.zeros(0, 1, 28, 28),
+    }
+    before = [p.clone() for p in G.parameters()]
+    for pattern, real in bad.items():
+        with pytest.raises(ValueError, match=pattern) as err:
+            train_step(G, D, opt_g, opt_d, real, z)
+        assert "\n" not in str(err.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, G.parameters()))  # nothing was updated
+    with pytest.raises(ValueError, match="opt_g must hold the generator's parameters"):
+        train_step(G, D, opt_d, opt_g, from_unit(torch.rand(4, 1, 28, 28)), z)  # optimisers swapped
+    with pytest.raises(TypeError):
+        train_step(G, D, opt_g, opt_d, from_unit(torch.rand(4, 1, 28, 28)), z, None)  # labels is keyword-only
+
+
+def test_train_step_accepts_but_flags_a_batch_that_looks_like_0_1():
+    G, D, opt_g, opt_d = _tiny_gan()
+    z = torch.randn(4, 8)
+    with pytest.warns(UserWarning, match=r"looks like \[0, 1\].*from_unit"):
+        out = train_step(G, D, opt_g, opt_d, torch.rand(4, 1, 28, 28), z)  # in range: not an error
+    assert math.isfinite(out["loss_d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a batch in [-1, 1] with negative values: no warning
+        train_step(G, D, opt_g, opt_d, from_unit(torch.rand(4, 1, 28, 28)), z)
+        train_step(G, D, opt_g, opt_d, torch.full((4, 1, 28, 28), -1.0), z)  # the bounds are allowed
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.0, True, "4"])
+def test_sample_wants_a_positive_int(n):
+    G = Generator(nz=8, ngf=4, img_size=28)
+    with pytest.raises(ValueError, match="n must be a positive int") as err:
+        sample(G, n)
+    assert "\n" not in str(err.value)
+
+
+def test_sample_checks_labels_and_generator():
+    cg = ConditionalGenerator(nz=8, ngf=4, img_size=28)
+    with pytest.raises(ValueError, match=r"labels must be a tensor of shape \(5,\)"):
+        sample(cg, 5, labels=torch.arange(4))
+    with pytest.raises(TypeError, match="nz attribute"):
+        sample(nn.Linear(2, 2), 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        sample(cg, 5, labels=torch.arange(5), batch_size=0)
+
+
+def test_sample_restores_train_mode_also_when_the_generator_raises():
+    cg = ConditionalGenerator(num_classes=10, nz=8, ngf=4, img_size=28).train()
+    cg.main[1].eval()  # a deliberately mixed state must come back exactly too
+    modes = [m.training for m in cg.modules()]
+    with pytest.raises(ValueError, match=r"\[0, 10\)"):
+        sample(cg, 4, labels=torch.tensor([0, 1, 2, 99]))  # raises inside the forward pass
+    assert [m.training for m in cg.modules()] == modes
+    sample(cg, 4, labels=torch.arange(4))
+    assert [m.training for m in cg.modules()] == modes and cg.training
+
+
+def test_sample_runs_in_eval_mode_without_gradients():
+    G = Generator(nz=8, ngf=4, img_size=28).train()
+    seen = []
+    G.register_forward_hook(lambda m, i, o: seen.append((m.training, torch.is_grad_enabled())))
+    sample(G, 3, batch_size=2)
+    assert seen == [(False, False), (False, False)] and G.training
+
+
+def test_slerp_needs_matching_shapes_and_broadcasts_t():
+    with pytest.raises(ValueError, match=r"same shape.*\(16,\) and \(8,\)") as err:
+        slerp(torch.randn(16), torch.randn(8), 0.5)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="same shape"):
+        slerp(torch.randn(2, 16), torch.randn(16), 0.5)
+    z0, z1 = torch.randn(16), torch.randn(16)
+    path = slerp(z0, z1, torch.linspace(0, 1, 5)[:, None])  # the lesson's call: one vector per t
+    assert path.shape == (5, 16) and torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
+
+
+def test_to_unit_clamps_for_display():
+    x = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
+    assert torch.equal(to_unit(x), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]))

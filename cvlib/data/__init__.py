@@ -3,6 +3,11 @@
 - ``cvlib.data.digits``    scikit-learn's bundled handwritten digits as a torch Dataset (quick)
 - ``cvlib.data.real``      torchvision-backed real datasets for ``full`` (MNIST, CIFAR-10, ...)
 - ``cvlib.data.download``  checksummed downloads and safe archive extraction
+- ``cvlib.data.domains``   generated day/night scenes, two domains for unpaired translation (lesson 06, quick)
+- ``cvlib.data.horse2zebra``  the CycleGAN paper's horse2zebra photos (lesson 06, full)
+
+Datasets only: one real dataset per file, generated datasets by family. Nothing here
+imports from models or task modules (dependencies flow data -> models -> task -> metrics -> viz).
 
 Every ``full`` loader fails at once, offline, with :class:`DatasetUnavailableError`
 naming the dataset, the folder it expected and how to get it.

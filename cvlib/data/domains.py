@@ -1,41 +1,34 @@
-"""Two image domains for unpaired translation (lesson 06, CycleGAN).
+"""Generated image domains for unpaired translation (lesson 06, CycleGAN, ``quick`` profile).
 
-- ``quick``: :func:`scene_domains` draws small generated scenes (a sky, a ground band and
-  one to three coloured shapes) and renders them in two styles, deterministically from a seed:
+A :mod:`cvlib.data` module: datasets only, here the generated day/night family; the real
+dataset of the ``full`` profile, horse2zebra, is :mod:`cvlib.data.horse2zebra`.
 
-  * domain A, **day**: a light-blue sky, a green ground, shapes in flat bright colours;
-  * domain B, **night**: a dark-blue sky, a dark ground, the same kind of shapes dimmed,
-    each with a bright **neon rim** in its own hue.
+:func:`scene_domains` draws small generated scenes (a sky, a ground band and one to three
+coloured shapes) and renders them in two styles, deterministically from a seed:
 
-  The training sets of A and B are drawn from *different* scenes (the translation must be
-  learned unpaired). The test sets render the *same* test scenes in both styles, so
-  ``test_a[i]`` and ``test_b[i]`` are a true pair: a ground truth that the lesson uses only
-  to *measure* a translation, never to train it.
+* domain A, **day**: a light-blue sky, a green ground, shapes in flat bright colours;
+* domain B, **night**: a dark-blue sky, a dark ground, the same kind of shapes dimmed,
+  each with a bright **neon rim** in its own hue.
 
-- ``full``: :func:`horse2zebra`, the CycleGAN paper's dataset (1,067 horse and 1,334 zebra
-  training photos, 120 / 140 test photos, 256x256 JPEG), read from its
-  ``trainA/ trainB/ testA/ testB/`` folders and downloaded with a checksum when missing.
+The training sets of A and B are drawn from *different* scenes (the translation must be
+learned unpaired). The test sets render the *same* test scenes in both styles, so
+``test_a[i]`` and ``test_b[i]`` are a true pair: a ground truth that the lesson uses only
+to *measure* a translation, never to train it.
 
-Every dataset yields ``(image, domain)``: ``(3, H, W)`` float32 in **[-1, 1]** (the range of
+:class:`DomainImages` yields ``(image, domain)``: ``(3, H, W)`` float32 in **[-1, 1]** (the range of
 the generator's tanh; show with ``(x + 1) / 2``) and the domain label, 0 for A and 1 for B.
 """
 
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.transforms import v2
-
-from cvlib.config import data_dir
-from cvlib.data.download import IMAGE_SUFFIXES, download_and_extract, unavailable
 
 SCENE_DOMAINS = ("day", "night")
 SHAPES = ("circle", "square", "triangle")
@@ -68,7 +61,7 @@ class SceneLayouts:
     def __len__(self) -> int:
         return len(self.horizon)
 
-    def __getitem__(self, index: slice) -> "SceneLayouts":
+    def __getitem__(self, index: slice) -> SceneLayouts:
         """The layouts ``index`` (a slice) selects."""
         return SceneLayouts(*(getattr(self, f)[index] for f in ("horizon", "tint", "kind", "center", "radius", "hue")))
 
@@ -183,7 +176,7 @@ def scene_domains(n_train: int = 1000, n_test: int = 200, size: int = 32, seed: 
         raise ValueError(f"size must be a multiple of 4 and at least 16, got {size}.")
     seeds = np.random.SeedSequence(seed).spawn(3)
     layouts = [sample_layouts(n, int(s.generate_state(1)[0])) for n, s in zip((n_train, n_train, n_test), seeds)]
-    to_gan = lambda x: x * 2 - 1  # noqa: E731  ([0, 1] -> [-1, 1])
+    to_gan = lambda x: x * 2 - 1  # [0, 1] -> [-1, 1]
     return UnpairedDomains(
         train_a=to_gan(render_scenes(layouts[0], "day", size)),
         train_b=to_gan(render_scenes(layouts[1], "night", size)),
@@ -212,96 +205,3 @@ class DomainImages(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         image = self.images[i]
         return (self.transform(image) if self.transform else image), self.domain
-
-
-# ---------------------------------------------------------------- full profile: horse2zebra
-
-HORSE2ZEBRA_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
-# SHA-256 of horse2zebra.zip (116,867,962 bytes) as recorded by TensorFlow Datasets
-# (tensorflow_datasets/url_checksums/cycle_gan.txt) for the same archive at the authors'
-# earlier address, https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/horse2zebra.zip.
-# A mismatch stops the download (the file is removed); if the authors re-pack the archive,
-# check the new file and update this constant.
-HORSE2ZEBRA_SHA256 = "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1"
-HORSE2ZEBRA_FOLDERS = ("trainA", "trainB", "testA", "testB")
-
-
-def gan_transform(size: int, train: bool) -> v2.Compose:
-    """PIL image -> ``(3, size, size)`` float32 in [-1, 1]; for training, the paper's jitter
-    (resize to 1.12x, random crop, horizontal flip)."""
-    steps: list = [v2.ToImage(), v2.RGB()]
-    if train:
-        steps += [v2.Resize(int(round(size * 1.12)), antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip()]
-    else:
-        steps += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)]
-    return v2.Compose(steps)
-
-
-class DomainFolder(Dataset):
-    """The images of one folder (sorted ``*.jpg / *.jpeg / *.png``) as one domain.
-
-    Items ``(image, domain)``: ``transform(PIL RGB image)`` (default: ``gan_transform(256, False)``,
-    ``(3, 256, 256)`` float32 in [-1, 1]) and the domain label 0 (A) or 1 (B).
-
-    Raises:
-        FileNotFoundError: the folder is missing or holds no images.
-    """
-
-    def __init__(self, folder: str | Path, domain: int, transform: Callable | None = None) -> None:
-        self.folder = Path(folder)
-        if domain not in (0, 1):
-            raise ValueError(f"domain must be 0 (A) or 1 (B), got {domain!r}.")
-        files = sorted(p for p in self.folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if self.folder.is_dir() else []
-        if not files:
-            raise FileNotFoundError(f"no images (*.jpg, *.png) in {self.folder}: check the dataset folder or download it again.")
-        self.files, self.domain = files, domain
-        self.transform = transform or gan_transform(256, train=False)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        with Image.open(self.files[i]) as img:
-            image = img.convert("RGB")  # a few horse2zebra photos are grayscale
-        return self.transform(image), self.domain
-
-
-def horse2zebra(
-    split: str = "train",
-    domain: str = "A",
-    size: int = 256,
-    root: str | Path | None = None,
-    download: bool = True,
-    transform: Callable | None = None,
-    url: str = HORSE2ZEBRA_URL,
-    sha256: str = HORSE2ZEBRA_SHA256,
-) -> DomainFolder:
-    """One domain of horse2zebra: ``split`` ``"train"``/``"test"``, ``domain`` ``"A"`` (horses) or ``"B"`` (zebras).
-
-    Reads ``<root>/horse2zebra/{trainA,trainB,testA,testB}``; ``root`` defaults to
-    ``cvlib.config.data_dir()``. When the folder is missing and ``download`` is true, the
-    archive is downloaded from ``url``, verified against ``sha256`` and extracted.
-    Images come as ``(3, size, size)`` float32 in [-1, 1] (training split: random crop and flip).
-
-    Raises:
-        ValueError: unknown split or domain.
-        DatasetUnavailableError: not on disk and not downloadable (names the folder and what to do).
-    """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
-    if domain not in ("A", "B"):
-        raise ValueError(f"domain must be 'A' (horses) or 'B' (zebras), got {domain!r}.")
-    folder = Path(root if root is not None else data_dir()) / "horse2zebra"
-    how = (
-        f"Connect to the internet and run again, or download {HORSE2ZEBRA_URL} yourself and unzip it so that "
-        f"{folder} holds trainA/, trainB/, testA/ and testB/."
-    )
-    if not all((folder / f).is_dir() for f in HORSE2ZEBRA_FOLDERS):
-        if not download:
-            raise unavailable("horse2zebra", folder, how)
-        download_and_extract(url, folder, sha256, name="horse2zebra", how=how, archive_name="horse2zebra.zip")
-        missing = [f for f in HORSE2ZEBRA_FOLDERS if not (folder / f).is_dir()]
-        if missing:
-            raise unavailable("horse2zebra", folder, how, FileNotFoundError(f"the archive has no {', '.join(missing)} folder"))
-    return DomainFolder(folder / f"{split}{domain}", 0 if domain == "A" else 1, transform or gan_transform(size, train=split == "train"))

@@ -5,6 +5,12 @@
   (offline EfficientNet-Lite0, torchvision ResNet-18 in ``full``), all in pixel space [0, 1]
 - ``cvlib.models.efficientnet_lite``  the EfficientNet-Lite0 module the offline weights load into
 - ``cvlib.models.utils``       where a model lives: ``device=None`` in any cvlib helper means the model's device
+- ``cvlib.models.gan``         DCGAN generator / discriminator, plain and class-conditional (lesson 05)
+- ``cvlib.models.cyclegan``    CycleGAN's ResNet generator and PatchGAN discriminator (lesson 06)
+
+Only nn.Modules and their builders live here (plus the shared model utilities of
+``cvlib.models.utils``); losses, training steps and sampling belong to the task modules
+(e.g. ``cvlib.gan``). Dependencies flow data -> models -> task -> metrics -> viz.
 
 Import the submodule you need (``from cvlib.models.classic import LeNet5``).
 """

@@ -1,31 +1,26 @@
-"""CycleGAN building blocks (Zhu et al., 2017): generator, PatchGAN discriminator, image pool, losses.
+"""CycleGAN's networks (Zhu et al., 2017): ResNet generator and PatchGAN discriminator, used by lesson 06.
+
+This module holds nn.Modules only (the rule of :mod:`cvlib.models`): the image pool and the
+losses (least-squares GAN, Gram-matrix style) and :func:`cvlib.gan.translate` live in the task
+module :mod:`cvlib.gan`; the paper's N(0, 0.02) initialisation and ``set_requires_grad`` in
+:mod:`cvlib.models.utils`.
 
 - :class:`ResnetGenerator`: an image-to-image network, ``(B, C, H, W)`` in [-1, 1] ->
   ``(B, C, H, W)`` in [-1, 1] (tanh). Encoder (strided convolutions), a stack of
-  residual blocks at low resolution, decoder (transposed convolutions).
+  residual blocks (:class:`ResnetBlock`) at low resolution, decoder (transposed convolutions).
 - :class:`PatchDiscriminator`: PatchGAN, one real/fake score per overlapping image patch,
-  ``(B, C, H, W)`` -> ``(B, 1, H', W')`` raw scores (no sigmoid: the least-squares GAN loss).
-- :class:`ImagePool`: a history of generated images; the discriminator sees old fakes
-  as well as new ones, which damps oscillations.
-- :func:`init_weights`: the paper's N(0, 0.02) initialisation.
-- Loss helpers: :func:`lsgan_loss`, :func:`discriminator_loss`, and :func:`gram_matrix` /
-  :func:`style_loss` for the lesson's perceptual-loss section.
+  ``(B, C, H, W)`` -> ``(B, 1, H', W')`` raw scores (no sigmoid: the least-squares GAN loss);
+  :func:`patch_size` is the side of the patch one score sees.
 
 The training step itself (adversarial + cycle + identity losses) is written out in
-lesson 06, where it is the idea being taught; this module holds the parts.
+lesson 06, where it is the idea being taught.
 All images are float in [-1, 1], the range of the generator's tanh.
 """
 
 from __future__ import annotations
 
-import random
-from typing import Iterable
-
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-from cvlib.models.utils import model_device
 
 
 def _check_batch(x: torch.Tensor, channels: int, model: str, multiple: int = 1) -> None:
@@ -153,118 +148,3 @@ def patch_size(n_layers: int) -> int:
         r += 3 * jump
         jump *= s
     return r
-
-
-def init_weights(net: nn.Module, std: float = 0.02) -> nn.Module:
-    """The paper's initialisation, in place: conv weights ~ N(0, std), norm scales ~ N(1, std), biases 0. Returns ``net``."""
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)) and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)
-    return net
-
-
-def set_requires_grad(nets: nn.Module | Iterable[nn.Module], flag: bool) -> None:
-    """Switch gradients of all parameters of ``nets`` on or off (freeze the discriminators during the generator step)."""
-    for net in [nets] if isinstance(nets, nn.Module) else nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
-
-
-class ImagePool:
-    """A buffer of up to ``size`` previously generated images (Shrivastava et al., 2017).
-
-    :meth:`query` takes a batch of new fakes and returns a batch of the same shape for the
-    discriminator: while the pool is filling, each new image is stored and returned; once
-    it is full, each new image is, with probability 1/2, returned as is, or stored in place
-    of a random old image which is returned instead. ``size=0`` returns the batch unchanged.
-
-    Images are stored detached (no gradient reaches the generator through the pool).
-    ``seed`` makes the choices reproducible.
-    """
-
-    def __init__(self, size: int = 50, seed: int | None = None) -> None:
-        if size < 0:
-            raise ValueError(f"the pool size must be >= 0 (0 disables the pool), got {size}.")
-        self.size = size
-        self.images: list[torch.Tensor] = []
-        self._rng = random.Random(seed)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` new fakes -> ``(B, C, H, W)`` a mix of new and older fakes (detached)."""
-        images = images.detach()
-        if self.size == 0:
-            return images
-        out = []
-        for image in images:
-            if len(self.images) < self.size:
-                self.images.append(image.clone())
-                out.append(image)
-            elif self._rng.random() < 0.5:
-                k = self._rng.randrange(self.size)
-                out.append(self.images[k])
-                self.images[k] = image.clone()
-            else:
-                out.append(image)
-        return torch.stack(out)
-
-
-def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
-    """Least-squares GAN loss (Mao et al., 2017): mean of ``(score - 1)^2`` if ``real`` else ``score^2``.
-
-    ``scores``: any shape (e.g. the ``(B, 1, H', W')`` patch scores); returns a scalar.
-    """
-    target = torch.ones_like(scores) if real else torch.zeros_like(scores)
-    return F.mse_loss(scores, target)
-
-
-def discriminator_loss(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """``0.5 * (lsgan(D(real), real) + lsgan(D(fake), fake))``, with ``fake`` detached (the generator gets no gradient).
-
-    ``real``, ``fake``: ``(B, C, H, W)`` in [-1, 1]. The factor 1/2 slows the discriminator
-    down relative to the generator, as in the paper.
-    """
-    return 0.5 * (lsgan_loss(disc(real), True) + lsgan_loss(disc(fake.detach()), False))
-
-
-@torch.no_grad()
-def translate(generator: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """Run ``generator`` (eval mode) over ``(N, C, H, W)`` images in batches; returns ``(N, C, H, W)`` on the input's device.
-
-    The generator's own device is used for the computation.
-    """
-    generator.eval()
-    device = model_device(generator)
-    out = [generator(images[i : i + batch_size].to(device)).to(images.device) for i in range(0, len(images), batch_size)]
-    return torch.cat(out) if out else images.clone()
-
-
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of feature maps: ``(B, C, H, W)`` -> ``(B, C, C)``, ``G[c, d] = mean over positions of F_c * F_d``.
-
-    It keeps which channels fire *together* and forgets *where*: a description of style/texture
-    (Gatys et al., 2016). Normalised by ``H * W`` so it does not grow with the image size.
-    """
-    if features.ndim != 4:
-        raise ValueError(f"gram_matrix expects feature maps (B, C, H, W), got shape {tuple(features.shape)}.")
-    b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
-
-
-def style_loss(features: Iterable[torch.Tensor], target_features: Iterable[torch.Tensor]) -> torch.Tensor:
-    """Sum over layers of the mean squared difference between Gram matrices (each pair ``(B, C, H, W)``, sizes may differ)."""
-    total = None
-    for f, t in zip(features, target_features, strict=True):
-        term = F.mse_loss(gram_matrix(f), gram_matrix(t).expand(f.shape[0], -1, -1))
-        total = term if total is None else total + term
-    if total is None:
-        raise ValueError("style_loss needs at least one pair of feature maps.")
-    return total

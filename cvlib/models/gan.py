@@ -1,4 +1,8 @@
-"""DCGAN generator and discriminator (Radford et al., 2016), plain and class-conditional.
+"""DCGAN generator and discriminator (Radford et al., 2016), plain and class-conditional: the networks of lesson 05.
+
+This module holds nn.Modules only (the rule of :mod:`cvlib.models`); the losses, the training
+step, sampling and the range helpers live in the task module :mod:`cvlib.gan`, and the
+N(0, 0.02) initialisation in :func:`cvlib.models.utils.init_weights`.
 
 The DCGAN rules, each visible in the code below:
 
@@ -9,14 +13,16 @@ The DCGAN rules, each visible in the code below:
 3. no fully connected hidden layers: the latent vector is a ``(nz, 1, 1)``
    "image" that the first transposed convolution turns into a 4x4 (or 7x7) map;
 4. ReLU in the generator, tanh at its output; LeakyReLU(0.2) in the discriminator;
-5. weights drawn from N(0, 0.02) (batch-norm scales from N(1, 0.02)): :func:`weights_init`.
+5. weights drawn from N(0, 0.02) (batch-norm scales from N(1, 0.02)): ``init_weights(net)``
+   from :mod:`cvlib.models.utils`.
 
 Images are ``(B, C, H, W)`` float in **[-1, 1]** (the range of tanh). Map
-[0, 1] images with ``x * 2 - 1`` before showing them to the discriminator and
-generated images back with ``(x + 1) / 2`` before plotting or classifying them.
+[0, 1] images with ``x * 2 - 1`` (:func:`cvlib.gan.from_unit`) before showing them to the
+discriminator and generated images back with ``(x + 1) / 2`` (:func:`cvlib.gan.to_unit`)
+before plotting or classifying them.
 
-The discriminator returns one **logit** per image (no sigmoid): the losses use
-``binary_cross_entropy_with_logits``, the numerically stable form of
+The discriminator returns one **logit** per image (no sigmoid): the losses in :mod:`cvlib.gan`
+use ``binary_cross_entropy_with_logits``, the numerically stable form of
 sigmoid + BCE used by the PyTorch DCGAN tutorial.
 
 Sizes: ``img_size`` 28 (MNIST: 7 -> 14 -> 28), 32 (4 -> 8 -> 16 -> 32) or
@@ -25,13 +31,9 @@ Sizes: ``img_size`` 28 (MNIST: 7 -> 14 -> 28), 32 (4 -> 8 -> 16 -> 32) or
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from cvlib.models.utils import resolve_device
 
 SIZES = (28, 32, 64)
 
@@ -43,22 +45,6 @@ def _plan(img_size: int) -> tuple[int, int]:
     start = 7 if img_size == 28 else 4
     n_up = {28: 2, 32: 3, 64: 4}[img_size]
     return start, n_up
-
-
-def weights_init(module: nn.Module) -> None:
-    """DCGAN initialisation, applied with ``model.apply(weights_init)``.
-
-    Convolutions and transposed convolutions: weights ~ N(0, 0.02).
-    Batch norm: scale ~ N(1, 0.02), shift = 0. Embeddings: N(0, 1) (left as PyTorch's default).
-    Uses the global torch RNG: seed first for reproducible weights.
-    """
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 class Generator(nn.Module):
@@ -199,109 +185,3 @@ def _check_labels(y: torch.Tensor, batch: int, num_classes: int) -> torch.Tensor
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise ValueError(f"class labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}].")
     return y.long()
-
-
-def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """``BCE(D(x), 1) + BCE(D(G(z)), 0)`` from ``(B,)`` logits: D learns to tell real from fake.
-
-    At the game's equilibrium D outputs 0.5 everywhere and this loss is 2 ln 2 = 1.386.
-    """
-    return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-
-
-def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss ``BCE(D(G(z)), 1) = -log D(G(z))`` from ``(B,)`` logits.
-
-    The minimax form ``log(1 - D(G(z)))`` has vanishing gradients when D wins
-    early; this form has the same fixed point and strong gradients then.
-    """
-    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-
-
-def train_step(
-    generator: nn.Module,
-    discriminator: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    real: torch.Tensor,
-    z: torch.Tensor,
-    labels: torch.Tensor | None = None,
-) -> Mapping[str, float]:
-    """One DCGAN step: update D on a real and a fake batch, then G through D.
-
-    Args:
-        real: ``(B, C, H, W)`` float in [-1, 1].
-        z: ``(B, nz)`` latent noise for the fake batch.
-        labels: ``(B,)`` int64 classes of ``real`` for the conditional networks
-            (the fake batch is generated for the same classes); None for DCGAN.
-
-    Returns:
-        ``{"loss_d", "loss_g", "d_real", "d_fake"}``: the two losses and the mean
-        probability D gives to real and (before D's update) fake images.
-    """
-    cond = () if labels is None else (labels,)
-    # 1) discriminator: maximise log D(x) + log(1 - D(G(z))). detach(): no gradient into G here.
-    fake = generator(z, *cond)
-    d_real = discriminator(real, *cond)
-    d_fake = discriminator(fake.detach(), *cond)
-    loss_d = discriminator_loss(d_real, d_fake)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    # 2) generator: maximise log D(G(z)) with the just-updated D (non-saturating loss).
-    loss_g = generator_loss(discriminator(fake, *cond))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    return {
-        "loss_d": loss_d.item(),
-        "loss_g": loss_g.item(),
-        "d_real": torch.sigmoid(d_real).mean().item(),
-        "d_fake": torch.sigmoid(d_fake).mean().item(),
-    }
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """GAN images in [-1, 1] -> [0, 1] (for plotting and for classifiers trained on [0, 1])."""
-    return ((images + 1) / 2).clamp(0, 1)
-
-
-def from_unit(images: torch.Tensor) -> torch.Tensor:
-    """Images in [0, 1] -> [-1, 1] (the range of the generator's tanh)."""
-    return images * 2 - 1
-
-
-@torch.no_grad()
-def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, batch_size: int = 500,
-           generator_seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
-    """``n`` images from ``generator`` in eval mode, from seeded N(0, 1) noise.
-
-    Returns ``(n, C, H, W)`` float in [-1, 1] on CPU; the generator's train/eval
-    mode is restored. ``labels`` ``(n,)`` for a conditional generator.
-    """
-    device = resolve_device(generator, device)
-    gen = torch.Generator().manual_seed(generator_seed)
-    z = torch.randn(n, generator.nz, generator=gen)
-    was_training = generator.training
-    generator.eval()
-    out = []
-    for s in range(0, n, batch_size):
-        cond = () if labels is None else (labels[s : s + batch_size].to(device),)
-        out.append(generator(z[s : s + batch_size].to(device), *cond).cpu())
-    generator.train(was_training)
-    return torch.cat(out)
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latent vectors ``(..., nz)``; ``t`` in [0, 1].
-
-    Gaussian latents live near a sphere of radius sqrt(nz); straight-line
-    interpolation passes through its inside (vectors of smaller norm the
-    generator rarely saw), slerp stays on it.
-    """
-    t = torch.as_tensor(t, dtype=z0.dtype)
-    a, b = F.normalize(z0, dim=-1), F.normalize(z1, dim=-1)
-    omega = torch.acos((a * b).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
-    so = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
