@@ -22,6 +22,7 @@ from torchvision.transforms import v2
 
 from cvlib.config import data_dir
 from cvlib.data.download import IMAGE_SUFFIXES, download_and_extract, unavailable
+from cvlib.data.transforms import center_square
 
 HORSE2ZEBRA_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
 # SHA-256 of horse2zebra.zip (116,867,962 bytes) as recorded by TensorFlow Datasets
@@ -36,13 +37,13 @@ HORSE2ZEBRA_FOLDERS = ("trainA", "trainB", "testA", "testB")
 def gan_transform(size: int, train: bool) -> v2.Compose:
     """PIL image -> ``(3, size, size)`` float32 in [-1, 1]; for training, the paper's jitter
     (resize to 1.12x, random crop, horizontal flip)."""
-    steps: list = [v2.ToImage(), v2.RGB()]
-    if train:
-        steps += [v2.Resize(round(size * 1.12), antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip()]
-    else:
-        steps += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3)]
-    return v2.Compose(steps)
+    if not train:
+        return center_square(size, minus_one_one=True)
+    return v2.Compose([
+        v2.ToImage(), v2.RGB(),
+        v2.Resize(round(size * 1.12), antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip(),
+        v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3),
+    ])
 
 
 class DomainFolder(Dataset):
