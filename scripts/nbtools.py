@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import html
 import os
+import re
 import time
 from pathlib import Path
 from queue import Empty
@@ -35,9 +37,63 @@ def source_hash(nb: nbformat.NotebookNode) -> str:
     return digest.hexdigest()
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# the kernelspec a course install reports (ipykernel's "python3"), so opening a lesson changes nothing
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def progress_text(states: dict, model_id: str) -> str | None:
+    """The final state of a ``tqdm.auto`` notebook bar as text, or None if ``model_id`` is no such bar.
+
+    A tqdm bar is an ``HBox(HTML, FloatProgress, HTML)``; its stored ``text/plain`` is the text
+    it had when first displayed ("0%"), which is all a static view (GitHub, nbviewer) shows.
+    This rebuilds ``"desc: 100%|##########| 12/12 [00:03<00:00, 3.9it/s]"`` (with block
+    characters) from the widgets' last state: the bar's value and maximum, and the right-hand
+    text when it describes that value (a bar closed with ``leave=False`` keeps a stale text).
+    """
+    box = states.get(model_id)
+    if not box or box.get("model_name") != "HBoxModel":
+        return None
+    kids = [states.get(str(c).removeprefix("IPY_MODEL_"), {}) for c in box.get("state", {}).get("children", [])]
+    if [k.get("model_name") for k in kids] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+
+    def text(k: dict) -> str:
+        return html.unescape(str(k["state"].get("value", ""))).replace("\u2007", " ")
+
+    left, right = text(kids[0]), text(kids[2])
+    progress = kids[1]["state"]
+    value, total = float(progress.get("value", 0) or 0), float(progress.get("max", 0) or 0)
+    frac = min(max(value / total, 0.0), 1.0) if total > 0 else 0.0
+    desc = re.sub(r"\s*\d+%\s*$", "", left).rstrip()
+    full = int(10 * frac)
+    bar = "\u2588" * full + " " * (10 - full)
+    counts = f"{value:g}/{total:g}"
+    match = re.match(r"\s*([0-9.]+)/([0-9.]+)\s*(\[.*\])", right)
+    if match and float(match.group(1)) == value and float(match.group(2)) == total:
+        tail = f" {counts} {match.group(3)}"
+    else:
+        tail = f" {counts} [{'stopped' if progress.get('bar_style') == 'danger' else 'final state'}]"
+    return f"{desc + ' ' if desc else ''}{100 * frac:3.0f}%|{bar}|{tail}"
+
+
 def strip_volatile(nb: nbformat.NotebookNode) -> None:
-    """Remove per-run metadata (timestamps, widget state) so stored notebooks diff cleanly."""
+    """Remove per-run metadata (timestamps, widget state) so stored notebooks diff cleanly.
+
+    Before the widget state goes, each tqdm progress bar's stored text becomes its final
+    state (:func:`progress_text`), so a static view shows "100%", not "0%". The kernelspec
+    is set to what the installed kernel reports (:data:`KERNELSPEC`).
+    """
+    states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            model_id = output.get("data", {}).get(WIDGET_VIEW, {}).get("model_id")
+            final = progress_text(states, model_id) if model_id else None
+            if final is not None:
+                output["data"]["text/plain"] = final
     nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("ExecuteTime", None)
