@@ -25,14 +25,14 @@ from cvlib.detection import (
     validate_target,
     warmup_cosine,
 )
-from cvlib.models.detection import (
+from cvlib.models.maskrcnn import (
     build_maskrcnn,
-    count_parameters,
     maskrcnn_efficientnet_lite0,
     maskrcnn_resnet50_coco,
     replace_predictors,
 )
 from cvlib.models.pretrained import PretrainedUnavailableError
+from cvlib.models.utils import count_parameters
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_bad_targets_are_caught_before_torchvision(small_model):
 
 
 def test_model_shapes_predict_train_and_evaluate(small_model):
-    trainable, total = count_parameters(small_model)
+    trainable, total = count_parameters(small_model, trainable_only=True), count_parameters(small_model)
     assert 0 < trainable < total < 3_000_000
     ds = ShapesDataset(4, seed=2, size=64, transforms=detection_transforms(True))
     loader = DataLoader(ds, batch_size=2, collate_fn=collate_detection)
