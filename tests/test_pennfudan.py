@@ -2,12 +2,12 @@ import hashlib
 import urllib.error
 import zipfile
 
+import fullfixtures
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import fullfixtures
 from cvlib.data import DatasetUnavailableError
 from cvlib.data.download import DatasetCorruptError
 from cvlib.data.pennfudan import PENNFUDAN_MD5, PennFudanDataset, pennfudan

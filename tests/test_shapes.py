@@ -6,16 +6,13 @@ import torch
 from pycocotools import mask as mask_util
 from torchvision import tv_tensors
 
+from cvlib.data.coco import CocoInstances
 from cvlib.data.shapes import (
     CLASSES,
-    CocoInstances,
     ShapesDataset,
-    decode_mask,
-    encode_mask,
     generate_scenes,
-    masks_to_boxes_exclusive,
-    scenes_to_coco,
-    write_coco,
+    scene_samples,
+    write_shapes_coco,
 )
 
 
@@ -37,12 +34,9 @@ def test_scenes_are_deterministic_and_masks_exact():
             assert inside.std(axis=0).max() < 25
 
 
-def test_boxes_match_coco_boxes_of_the_masks():
-    masks = np.zeros((2, 10, 12), dtype=bool)
-    masks[0, 2:5, 3:8] = True  # rows 2..4, columns 3..7
-    boxes = masks_to_boxes_exclusive(masks)
-    assert boxes[0].tolist() == [3, 2, 8, 5] and boxes[1].tolist() == [0, 0, 0, 0]
+def test_scene_boxes_are_the_coco_boxes_of_their_masks():
     for s in generate_scenes(4, seed=0):
+        assert s.boxes.dtype == np.float32 and s.boxes.shape == (len(s.labels), 4)
         for m, box in zip(s.masks, s.boxes):
             x, y, w, h = mask_util.toBbox(mask_util.encode(np.asfortranarray(m.astype(np.uint8))))
             assert [x, y, x + w, y + h] == box.tolist()
@@ -56,18 +50,38 @@ def test_dataset_items_in_torchvision_format():
     assert isinstance(target["boxes"], tv_tensors.BoundingBoxes) and target["boxes"].shape == (n, 4)
     assert isinstance(target["masks"], tv_tensors.Mask) and target["masks"].shape == (n, 64, 64)
     assert target["labels"].dtype == torch.int64 and target["image_id"] == 1
+    assert torch.equal(target["boxes"].as_subclass(torch.Tensor), torch.from_numpy(ds.scenes[1].boxes))
+
+
+def test_too_small_size_is_refused():
     with pytest.raises(ValueError, match="size"):
         ShapesDataset(1, size=16)
 
 
-def test_coco_writer_reader_round_trips_masks_exactly(tmp_path):
+def test_scene_samples_number_images_and_name_files():
+    scenes = generate_scenes(3, seed=1, size=64)
+    samples = scene_samples(scenes)
+    assert [s["image_id"] for s in samples] == [0, 1, 2]
+    assert [s["file_name"] for s in samples] == ["00000.png", "00001.png", "00002.png"]
+    assert samples[2]["height"] == samples[2]["width"] == 64 and samples[2]["image"] is scenes[2].image
+
+
+def test_dataset_to_coco_lists_every_instance_with_shape_categories():
+    ds = ShapesDataset(4, seed=2, size=64)
+    coco = ds.to_coco()
+    assert coco["categories"] == [{"id": k + 1, "name": n, "supercategory": "shape"} for k, n in enumerate(CLASSES)]
+    assert len(coco["annotations"]) == sum(len(s.labels) for s in ds.scenes)
+    assert [a["area"] for a in coco["annotations"] if a["image_id"] == 0] == [float(m.sum()) for m in ds.scenes[0].masks]
+
+
+def test_shapes_written_as_coco_read_back_exactly(tmp_path):
     scenes = generate_scenes(5, seed=7)
-    path = write_coco(scenes, tmp_path / "shapes")
+    path = write_shapes_coco(scenes, tmp_path / "shapes")
     coco = json.loads(path.read_text())
     assert [c["name"] for c in coco["categories"]] == list(CLASSES)
     assert len(coco["annotations"]) == sum(len(s.labels) for s in scenes)
     ann = coco["annotations"][0]
-    assert isinstance(ann["segmentation"]["counts"], str) and ann["iscrowd"] == 0 and ann["id"] >= 1
+    assert isinstance(ann["segmentation"]["counts"], str) and ann["iscrowd"] == 0 and ann["id"] == 1
     ds = CocoInstances(tmp_path / "shapes" / "images", path)
     assert len(ds) == 5 and ds.classes == list(CLASSES)
     for i, s in enumerate(scenes):
@@ -75,27 +89,4 @@ def test_coco_writer_reader_round_trips_masks_exactly(tmp_path):
         assert np.array_equal(image, s.image)  # PNG is lossless
         assert np.array_equal(masks, s.masks) and np.array_equal(labels, s.labels)
         _, target = ds[i]
-        assert torch.equal(target["boxes"], torch.from_numpy(s.boxes))
-
-
-def test_mask_codecs_and_errors(tmp_path):
-    m = np.zeros((6, 7), dtype=bool)
-    m[1:4, 2:6] = True
-    assert np.array_equal(decode_mask(encode_mask(m), 6, 7), m)
-    poly = [[2.0, 1.0, 6.0, 1.0, 6.0, 4.0, 2.0, 4.0]]  # x, y pairs of a rectangle
-    assert decode_mask(poly, 6, 7).sum() > 0
-    with pytest.raises(ValueError, match="does not match the image size"):
-        decode_mask(encode_mask(m), 8, 8)
-    with pytest.raises(FileNotFoundError, match="write_coco"):
-        CocoInstances(tmp_path, tmp_path / "missing.json")
-    # an annotation whose mask has another size than its image: a clear error naming the image
-    scenes = generate_scenes(1, seed=0, size=64)
-    coco = scenes_to_coco(scenes)
-    coco["annotations"][0]["segmentation"] = encode_mask(np.ones((32, 32), dtype=bool))
-    (tmp_path / "images").mkdir()
-    from PIL import Image
-
-    Image.fromarray(scenes[0].image).save(tmp_path / "images" / "00000.png")
-    (tmp_path / "bad.json").write_text(json.dumps(coco))
-    with pytest.raises(ValueError, match="00000.png"):
-        CocoInstances(tmp_path / "images", tmp_path / "bad.json")[0]
+        assert torch.equal(target["boxes"].as_subclass(torch.Tensor), torch.from_numpy(s.boxes))

@@ -1,4 +1,4 @@
-"""Penn-Fudan pedestrians (170 images, 345 people) for the ``full`` profile of the detection lesson.
+"""Penn-Fudan pedestrians (170 images, 345 people): lesson 03's ``full``-profile dataset (detection fine-tuning).
 
 On-disk layout (the official archive ``PennFudanPed.zip``, as in the TorchVision tutorial)::
 
@@ -7,22 +7,24 @@ On-disk layout (the official archive ``PennFudanPed.zip``, as in the TorchVision
         PedMasks/FudanPed00001_mask.png  one channel: 0 = background, 1, 2, ... = one id per person
         Annotation/FudanPed00001.txt     (text boxes; not needed: boxes come from the masks)
 
-Each mask value ``k > 0`` is one instance; its box is the tight box of its pixels.
+Each mask value ``k > 0`` is one instance; its box is the tight box of its pixels
+(:func:`cvlib.data.coco.masks_to_boxes_exclusive`: ``x2``/``y2`` exclusive).
 Every instance is a person, label ``1`` (``0`` is the background).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
 from cvlib.config import data_dir
+from cvlib.data.coco import instance_sample
 from cvlib.data.download import download_and_extract, unavailable
-from cvlib.data.shapes import scene_to_sample
 
 PENNFUDAN_URL = "https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip"
 # MD5 of the official archive (the checksum published with other loaders of this archive, e.g.
@@ -90,7 +92,7 @@ class PennFudanDataset(Dataset):
         return image, masks, np.ones(len(instance_ids), dtype=np.int64)
 
     def __getitem__(self, idx: int) -> tuple[Any, dict]:
-        image, target = scene_to_sample(*self.load(idx), idx)
+        image, target = instance_sample(*self.load(idx), idx)
         if self.transforms is not None:
             image, target = self.transforms(image, target)
         return image, target

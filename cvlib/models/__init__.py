@@ -4,6 +4,7 @@
 - ``cvlib.models.pretrained``  one entry point for pretrained backbones, ``load_pretrained``
   (offline EfficientNet-Lite0, torchvision ResNet-18 in ``full``), all in pixel space [0, 1]
 - ``cvlib.models.efficientnet_lite``  the EfficientNet-Lite0 module the offline weights load into
+- ``cvlib.models.maskrcnn``    Mask R-CNN builders for lesson 03 (EfficientNet-Lite0 + FPN offline, torchvision's COCO model)
 - ``cvlib.models.utils``       where a model lives: ``device=None`` in any cvlib helper means the model's device
 - ``cvlib.models.gan``         DCGAN generator / discriminator, plain and class-conditional (lesson 05)
 - ``cvlib.models.cyclegan``    CycleGAN's ResNet generator and PatchGAN discriminator (lesson 06)

@@ -1,4 +1,4 @@
-"""Mask R-CNN builders: a CPU-sized one on the offline ImageNet backbone, and torchvision's COCO model.
+"""Mask R-CNN builders (lesson 03): a CPU-sized one on the offline ImageNet backbone, and torchvision's COCO model.
 
 - :func:`maskrcnn_efficientnet_lite0` (``quick``): torchvision's ``MaskRCNN`` on top of
   the offline ImageNet-pretrained EfficientNet-Lite0 (:mod:`cvlib.models.pretrained`),
@@ -13,13 +13,17 @@
 
 All models take a list of ``(3, H, W)`` float images in [0, 1]; the normalisation and
 resizing happen inside (``model.transform``, a ``GeneralizedRCNNTransform``).
+
+Modules and builders only (training and evaluation: :mod:`cvlib.detection`; parameter counts:
+:func:`cvlib.models.utils.count_parameters`). :class:`EfficientNetLiteFPN` is named for what it
+is, not ``BackboneWithFPN`` (torchvision has a different class of that name).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -29,7 +33,11 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
-from cvlib.models.pretrained import PretrainedUnavailableError, cached_weights_error, load_pretrained
+from cvlib.models.pretrained import (
+    PretrainedUnavailableError,
+    cached_weights_error,
+    load_pretrained,
+)
 from cvlib.models.utils import freeze_batchnorm
 
 # EfficientNet-Lite0 blocks after which the feature map has stride 4, 8, 16, 32 (and their channels).
@@ -68,7 +76,7 @@ class EfficientNetLite0Features(nn.Module):
             for p in block.parameters():
                 p.requires_grad_(i >= trainable_from)
 
-    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
         x = self.stem(x)
         for i, block in enumerate(self.blocks):
@@ -78,8 +86,8 @@ class EfficientNetLite0Features(nn.Module):
         return out
 
 
-class BackboneWithFPN(nn.Module):
-    """A feature extractor followed by a ``torchvision.ops.FeaturePyramidNetwork``.
+class EfficientNetLiteFPN(nn.Module):
+    """An :class:`EfficientNetLite0Features` extractor followed by a ``torchvision.ops.FeaturePyramidNetwork``.
 
     Output: ``OrderedDict`` of ``len(body.channels)`` maps, each ``(B, out_channels, H/s, W/s)``.
     ``self.out_channels`` is what ``MaskRCNN`` reads.
@@ -94,18 +102,18 @@ class BackboneWithFPN(nn.Module):
         self.fpn = FeaturePyramidNetwork(in_channels_list=body.channels, out_channels=out_channels, norm_layer=norm)
         self.out_channels = out_channels
 
-    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         return self.fpn(self.body(x))
 
 
 def efficientnet_lite0_fpn(
     return_blocks: Sequence[int] = (2, 4, 10), out_channels: int = 64, trainable_from: int = 3, group_norm: bool = True
-) -> BackboneWithFPN:
+) -> EfficientNetLiteFPN:
     """The offline ImageNet EfficientNet-Lite0 (frozen batch norm) + a small FPN; see :class:`EfficientNetLite0Features`."""
     net = load_pretrained("efficientnet_lite0").model.net
     freeze_batchnorm(net)  # detection batches (2-4 images) are too small for batch statistics
     body = EfficientNetLite0Features(net, return_blocks, trainable_from)
-    return BackboneWithFPN(body, out_channels, group_norm)
+    return EfficientNetLiteFPN(body, out_channels, group_norm)
 
 
 def maskrcnn_efficientnet_lite0(
@@ -131,7 +139,7 @@ def maskrcnn_efficientnet_lite0(
         trainable_from: EfficientNet blocks below this index (and the stem) stay frozen.
         representation_size: width of the box head's two fully connected layers (1024 in torchvision).
         mask_layers: channels of the mask head's 3x3 convolutions (four of 256 in torchvision).
-        group_norm: GroupNorm in the FPN (see :class:`BackboneWithFPN`).
+        group_norm: GroupNorm in the FPN (see :class:`EfficientNetLiteFPN`).
         **kwargs: passed to ``torchvision.models.detection.MaskRCNN`` (override any default below).
 
     Returns:
@@ -149,26 +157,26 @@ def maskrcnn_efficientnet_lite0(
     # canonical_scale 56 / level 4: a 56-px box is pooled from the stride-16 map, a 28-px box from stride 8, ...
     box_pool = MultiScaleRoIAlign(names, output_size=7, sampling_ratio=2, canonical_scale=56)
     mask_pool = MultiScaleRoIAlign(names, output_size=14, sampling_ratio=2, canonical_scale=56)
-    settings = dict(
-        min_size=image_size,
-        max_size=image_size,
-        image_mean=[0.498, 0.498, 0.498],  # EfficientNet-Lite0 was trained on (pixel - 127) / 128
-        image_std=[0.502, 0.502, 0.502],
-        rpn_anchor_generator=anchors,
-        rpn_pre_nms_top_n_train=300,
-        rpn_post_nms_top_n_train=150,
-        rpn_pre_nms_top_n_test=200,
-        rpn_post_nms_top_n_test=100,
-        rpn_batch_size_per_image=64,
-        box_roi_pool=box_pool,
-        box_head=TwoMLPHead(out_channels * 7 * 7, representation_size),
-        box_predictor=FastRCNNPredictor(representation_size, num_classes),
-        box_batch_size_per_image=64,
-        box_detections_per_img=30,
-        mask_roi_pool=mask_pool,
-        mask_head=MaskRCNNHeads(out_channels, list(mask_layers), 1),
-        mask_predictor=MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
-    )
+    settings = {
+        "min_size": image_size,
+        "max_size": image_size,
+        "image_mean": [0.498, 0.498, 0.498],  # EfficientNet-Lite0 was trained on (pixel - 127) / 128
+        "image_std": [0.502, 0.502, 0.502],
+        "rpn_anchor_generator": anchors,
+        "rpn_pre_nms_top_n_train": 300,
+        "rpn_post_nms_top_n_train": 150,
+        "rpn_pre_nms_top_n_test": 200,
+        "rpn_post_nms_top_n_test": 100,
+        "rpn_batch_size_per_image": 64,
+        "box_roi_pool": box_pool,
+        "box_head": TwoMLPHead(out_channels * 7 * 7, representation_size),
+        "box_predictor": FastRCNNPredictor(representation_size, num_classes),
+        "box_batch_size_per_image": 64,
+        "box_detections_per_img": 30,
+        "mask_roi_pool": mask_pool,
+        "mask_head": MaskRCNNHeads(out_channels, list(mask_layers), 1),
+        "mask_predictor": MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
+    }
     settings.update(kwargs)
     return MaskRCNN(backbone, num_classes=None, **settings)
 
@@ -199,7 +207,10 @@ def maskrcnn_resnet50_coco(num_classes: int, **kwargs) -> MaskRCNN:
     Raises:
         PretrainedUnavailableError: the COCO weights are neither cached nor downloadable.
     """
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+    from torchvision.models.detection import (
+        MaskRCNN_ResNet50_FPN_Weights,
+        maskrcnn_resnet50_fpn,
+    )
 
     weights = MaskRCNN_ResNet50_FPN_Weights.COCO_V1
     try:
@@ -224,9 +235,3 @@ def build_maskrcnn(name: str, num_classes: int, **kwargs) -> MaskRCNN:
         raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(builders)}.")
     return builders[name](num_classes, **kwargs)
 
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, total
