@@ -26,7 +26,7 @@ An attack is any callable ``attack(model, x, y, eps) -> x_adv`` with the shapes 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,11 +41,11 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 __all__ = [
     "Attack",
+    "accuracy_under_attack",
     "fgsm",
     "fgsm_targeted",
     "pgd",
     "pgd_targeted",
-    "accuracy_under_attack",
 ]
 
 
@@ -186,7 +186,9 @@ def pgd(
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}.")
     if step_size is not None and (not math.isfinite(float(step_size)) or float(step_size) <= 0):
-        raise ValueError(f"step_size must be a number > 0 (pixel units), got {step_size!r}; or leave it None for 2.5 * eps / steps.")
+        raise ValueError(
+            f"step_size must be a number > 0 (pixel units), got {step_size!r}; or leave it None for 2.5 * eps / steps."
+        )
     _check_images(x)
     y = _check_labels(y, x, "target labels" if targeted else "labels")
     if eps == 0:

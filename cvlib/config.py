@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -60,13 +61,11 @@ def get_device(prefer: str | None = None) -> torch.device:
         device = torch.device(wanted)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(
-                f"device {wanted!r} was requested but CUDA is not available here: "
-                "unset CVLIB_DEVICE or use 'cpu'."
+                f"device {wanted!r} was requested but CUDA is not available here: unset CVLIB_DEVICE or use 'cpu'."
             )
         if device.type == "mps" and not _mps_available():
             raise ValueError(
-                f"device {wanted!r} was requested but MPS is not available here: "
-                "unset CVLIB_DEVICE or use 'cpu'."
+                f"device {wanted!r} was requested but MPS is not available here: unset CVLIB_DEVICE or use 'cpu'."
             )
         return device
     if torch.cuda.is_available():

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -96,9 +96,7 @@ def resolve_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
         ValueError: a class index outside ``0..K-1`` or the wrong number of indices.
     """
     if logits.ndim != 2:
-        raise ValueError(
-            f"the model must output class scores (B, K); it returned shape {tuple(logits.shape)}."
-        )
+        raise ValueError(f"the model must output class scores (B, K); it returned shape {tuple(logits.shape)}.")
     batch, num_classes = logits.shape
     if target is None:
         return logits.detach().argmax(1)
@@ -173,7 +171,9 @@ def layer_gradients(
         finally:
             handle.remove()
         if "output" not in store:
-            raise RuntimeError(f"layer {name!r} did not run in the model's forward pass: choose a layer the model uses.")
+            raise RuntimeError(
+                f"layer {name!r} did not run in the model's forward pass: choose a layer the model uses."
+            )
         acts = store["output"]
         if not isinstance(acts, torch.Tensor) or acts.ndim != 4:
             shape = tuple(acts.shape) if isinstance(acts, torch.Tensor) else type(acts).__name__
@@ -215,7 +215,7 @@ def grad_cam(
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * acts).sum(1))
     if upsample:
-        cam = _upsample(cam, tuple(x.shape[-2:]))
+        cam = _upsample(cam, (x.shape[-2], x.shape[-1]))
     return normalize_maps(cam).float()
 
 
@@ -243,7 +243,7 @@ def grad_cam_plus_plus(
     weights = (alpha * F.relu(grads)).sum(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * acts).sum(1))
     if upsample:
-        cam = _upsample(cam, tuple(x.shape[-2:]))
+        cam = _upsample(cam, (x.shape[-2], x.shape[-1]))
     return normalize_maps(cam).float()
 
 
@@ -310,17 +310,19 @@ def occlusion(
         lowers the class probability, negative where it raises it; values in [-1, 1].
     """
     _check_images(x)
-    b, c, h, w = x.shape
+    b, _, h, w = x.shape
     if not 1 <= patch <= min(h, w) or stride < 1:
-        raise ValueError(f"need 1 <= patch <= {min(h, w)} (the image side) and stride >= 1, got patch={patch}, stride={stride}.")
+        raise ValueError(
+            f"need 1 <= patch <= {min(h, w)} (the image side) and stride >= 1, got patch={patch}, stride={stride}."
+        )
     if isinstance(baseline, str):
         if baseline != "mean":
             raise ValueError(f"baseline must be a number, 'mean' or an image tensor, got {baseline!r}.")
         fill = x.mean(dim=(2, 3), keepdim=True).expand_as(x)
     elif isinstance(baseline, torch.Tensor):
-        fill = baseline.to(x).expand_as(x) if baseline.ndim in (3, 4) else None
-        if fill is None:
+        if baseline.ndim not in (3, 4):
             raise ValueError(f"a baseline tensor must be (C, H, W) or (B, C, H, W), got shape {tuple(baseline.shape)}.")
+        fill = baseline.to(x).expand_as(x)
     else:
         fill = torch.full_like(x, float(baseline))
     windows = [(i, j) for i in _positions(h, patch, stride) for j in _positions(w, patch, stride)]
@@ -400,7 +402,12 @@ def energy_in_box(maps: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     ys = torch.arange(h, device=maps.device)[None, :, None]
     xs = torch.arange(w, device=maps.device)[None, None, :]
     b = boxes.to(maps.device)
-    inside = (xs >= b[:, 0, None, None]) & (xs < b[:, 2, None, None]) & (ys >= b[:, 1, None, None]) & (ys < b[:, 3, None, None])
+    inside = (
+        (xs >= b[:, 0, None, None])
+        & (xs < b[:, 2, None, None])
+        & (ys >= b[:, 1, None, None])
+        & (ys < b[:, 3, None, None])
+    )
     total = maps.sum(dim=(1, 2))
     return torch.where(total > 0, (maps * inside).sum(dim=(1, 2)) / total.clamp_min(1e-12), torch.zeros_like(total))
 

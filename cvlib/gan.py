@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 import warnings
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +58,9 @@ def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tens
     ``d_real``: ``(B,)`` float logits of real images; ``d_fake``: ``(B',)`` logits of fakes. Returns a
     scalar. At the game's equilibrium D outputs 0.5 everywhere and this loss is 2 ln 2 = 1.386.
     """
-    return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+        d_fake, torch.zeros_like(d_fake)
+    )
 
 
 def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
@@ -74,14 +76,21 @@ def _check_real_batch(real: torch.Tensor) -> None:
     """One-line errors unless ``real`` is a float ``(B, C, H, W)`` batch in [-1, 1]; a warning if it looks like [0, 1]."""
     if not isinstance(real, torch.Tensor) or real.ndim != 4 or not real.is_floating_point() or not real.numel():
         what = f"{tuple(real.shape)} {real.dtype}" if isinstance(real, torch.Tensor) else type(real).__name__
-        raise ValueError(f"train_step expects the real batch as a non-empty float tensor (B, C, H, W) in [-1, 1], got {what}.")
+        raise ValueError(
+            f"train_step expects the real batch as a non-empty float tensor (B, C, H, W) in [-1, 1], got {what}."
+        )
     lo, hi = torch.stack(torch.aminmax(real.detach())).tolist()
     if lo < -1 or hi > 1:
-        raise ValueError(f"train_step expects real images in [-1, 1] (the generator's tanh range), got values in "
-                         f"[{lo:.3g}, {hi:.3g}]: map [0, 1] images with from_unit(x), uint8 images with x / 127.5 - 1.")
+        raise ValueError(
+            f"train_step expects real images in [-1, 1] (the generator's tanh range), got values in "
+            f"[{lo:.3g}, {hi:.3g}]: map [0, 1] images with from_unit(x), uint8 images with x / 127.5 - 1."
+        )
     if lo >= 0:
-        warnings.warn(f"train_step: the real batch lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 1]: "
-                      "map it to [-1, 1] with from_unit(x) unless that is intended.", stacklevel=3)
+        warnings.warn(
+            f"train_step: the real batch lies in [{lo:.3g}, {hi:.3g}], which looks like [0, 1]: "
+            "map it to [-1, 1] with from_unit(x) unless that is intended.",
+            stacklevel=3,
+        )
 
 
 def _check_optimizers(generator: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> None:
@@ -89,8 +98,10 @@ def _check_optimizers(generator: nn.Module, opt_g: torch.optim.Optimizer, opt_d:
     d_ids = [id(p) for group in opt_d.param_groups for p in group["params"]]
     g_ids = [id(p) for group in opt_g.param_groups for p in group["params"]]
     if any(i in g_params for i in d_ids) or (g_ids and not any(i in g_params for i in g_ids)):
-        raise ValueError("train_step: opt_g must hold the generator's parameters and opt_d the discriminator's: "
-                         "pass (generator, discriminator, opt_g, opt_d, real, z) in that order.")
+        raise ValueError(
+            "train_step: opt_g must hold the generator's parameters and opt_d the discriminator's: "
+            "pass (generator, discriminator, opt_g, opt_d, real, z) in that order."
+        )
 
 
 def train_step(
@@ -146,8 +157,15 @@ def train_step(
     }
 
 
-def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, batch_size: int = 500,
-           generator_seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+def sample(
+    generator: nn.Module,
+    n: int,
+    *,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 500,
+    generator_seed: int = 0,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """``n`` images from ``generator`` in eval mode, from seeded N(0, 1) noise.
 
     Args:
@@ -163,7 +181,9 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"sample: n must be a positive int (the number of images), got {n!r}.")
     if not isinstance(getattr(generator, "nz", None), int):
-        raise TypeError(f"sample needs a generator with an int nz attribute (its latent size), got {type(generator).__name__}.")
+        raise TypeError(
+            f"sample needs a generator with an int nz attribute (its latent size), got {type(generator).__name__}."
+        )
     if labels is not None and (not isinstance(labels, torch.Tensor) or labels.shape != (n,)):
         shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
         raise ValueError(f"sample: labels must be a tensor of shape ({n},), one class per image, got {shape}.")
@@ -171,7 +191,7 @@ def sample(generator: nn.Module, n: int, *, labels: torch.Tensor | None = None, 
         raise ValueError(f"sample: batch_size must be a positive int, got {batch_size!r}.")
     device = resolve_device(generator, device)
     gen = torch.Generator().manual_seed(generator_seed)
-    z = torch.randn(n, generator.nz, generator=gen)
+    z = torch.randn(n, cast(int, generator.nz), generator=gen)
     out = []
     with eval_mode(generator), torch.no_grad():
         for s in range(0, n, batch_size):
@@ -190,7 +210,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor) -> torch.
     """
     if not isinstance(z0, torch.Tensor) or not isinstance(z1, torch.Tensor) or z0.shape != z1.shape:
         shapes = [tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__ for z in (z0, z1)]
-        raise ValueError(f"slerp needs two latent tensors of the same shape (..., nz), got {shapes[0]} and {shapes[1]}.")
+        raise ValueError(
+            f"slerp needs two latent tensors of the same shape (..., nz), got {shapes[0]} and {shapes[1]}."
+        )
     t = torch.as_tensor(t, dtype=z0.dtype)
     a, b = F.normalize(z0, dim=-1), F.normalize(z1, dim=-1)
     omega = torch.acos((a * b).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
@@ -271,13 +293,18 @@ def translate(generator: nn.Module, images: torch.Tensor, *, batch_size: int = 6
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
         what = f"{tuple(images.shape)} {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"translate expects images as a float (B, C, H, W) batch in [-1, 1], got {what}: "
-                         "add a batch dimension with x.unsqueeze(0), convert uint8 with x / 127.5 - 1.")
+        raise ValueError(
+            f"translate expects images as a float (B, C, H, W) batch in [-1, 1], got {what}: "
+            "add a batch dimension with x.unsqueeze(0), convert uint8 with x / 127.5 - 1."
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"translate: batch_size must be a positive int, got {batch_size!r}.")
     device = model_device(generator)
     with eval_mode(generator), torch.no_grad():
-        out = [generator(images[i : i + batch_size].to(device)).to(images.device) for i in range(0, len(images), batch_size)]
+        out = [
+            generator(images[i : i + batch_size].to(device)).to(images.device)
+            for i in range(0, len(images), batch_size)
+        ]
     return torch.cat(out) if out else images.clone()
 
 

@@ -20,7 +20,8 @@ Used by lessons 02, 04 (accuracy) and 05 (sample quality).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -32,7 +33,9 @@ def _check_features(feats: torch.Tensor, name: str) -> None:
     if not isinstance(feats, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (N, D), got {type(feats).__name__}.")
     if feats.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D) (one feature vector per row), got {tuple(feats.shape)}: flatten it first.")
+        raise ValueError(
+            f"{name} must have shape (N, D) (one feature vector per row), got {tuple(feats.shape)}: flatten it first."
+        )
     if feats.shape[0] < 2:
         raise ValueError(f"{name} has {feats.shape[0]} row(s): a covariance needs at least 2 samples (use hundreds).")
     if not torch.isfinite(feats).all():
@@ -170,7 +173,8 @@ def classifier_features(
             )
 
         def feature_fn(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
-            return m.classifier[:-1](m.features(x)).flatten(1)
+            head = cast(nn.Sequential, m.classifier)
+            return head[:-1](cast(nn.Module, m.features)(x)).flatten(1)
 
     device = resolve_device(model, device)
     feats, probs = [], []
@@ -185,7 +189,9 @@ def classifier_features(
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of rows of ``logits`` ``(N, K)`` whose arg-max equals ``labels`` ``(N,)`` int (any devices)."""
     if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
-        raise ValueError(f"accuracy needs logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}.")
+        raise ValueError(
+            f"accuracy needs logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}."
+        )
     if len(labels) == 0:
         raise ValueError("accuracy of an empty batch is undefined: pass at least one example.")
     return (logits.argmax(1).cpu() == labels.cpu()).float().mean().item()

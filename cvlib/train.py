@@ -6,9 +6,9 @@ Lesson 01 writes the training loop out by hand first; lessons 01, 04, 05, 06 and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -82,7 +82,9 @@ def train_one_epoch(
         seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}")
     if seen == 0:
-        raise ValueError("the training loader gave no batch: check the dataset is not empty (and drop_last with a small dataset).")
+        raise ValueError(
+            "the training loader gave no batch: check the dataset is not empty (and drop_last with a small dataset)."
+        )
     return total_loss / seen, correct / seen
 
 
@@ -150,8 +152,16 @@ def fit(
     scaler = torch.amp.GradScaler("cuda") if (amp and device.type == "cuda") else None
     history = History()
     for epoch in tqdm(range(epochs), desc="epochs", disable=not progress):
-        loss, acc = train_one_epoch(model, train_loader, optimizer, device=device, loss_fn=loss_fn, scaler=scaler,
-                                    epoch=epoch, progress=progress)
+        loss, acc = train_one_epoch(
+            model,
+            train_loader,
+            optimizer,
+            device=device,
+            loss_fn=loss_fn,
+            scaler=scaler,
+            epoch=epoch,
+            progress=progress,
+        )
         history.train_loss.append(loss)
         history.train_acc.append(acc)
         if val_loader is not None:
@@ -163,7 +173,7 @@ def fit(
     return history
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, **extra: float | int | str) -> Path:
+def save_checkpoint(model: nn.Module, path: str | Path, **extra: float | str) -> Path:
     """Save ``model.state_dict()`` and plain extra values (epoch, accuracy, ...) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +189,9 @@ def load_checkpoint(model: nn.Module, path: str | Path, map_location: str | torc
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: train the model first (the lesson's training cell saves it).")
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: train the model first (the lesson's training cell saves it)."
+        )
     payload = torch.load(path, map_location=map_location, weights_only=True)
     model.load_state_dict(payload["state_dict"])
     return payload.get("extra", {})

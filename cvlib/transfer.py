@@ -13,7 +13,7 @@ Used by lesson 02 (which writes each idea out first) and lesson 03. The general 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -40,13 +40,18 @@ def check_images(
     if x.ndim != 4:
         raise ValueError(f"{what} must be a batch of shape (B, {c}, H, W), got shape {tuple(x.shape)}.")
     if channels is not None and x.shape[1] != channels:
-        hint = (" (channels last? use x.permute(0, 3, 1, 2))" if x.shape[-1] == channels
-                else f": convert the images, or build the model with in_channels={x.shape[1]}")
+        hint = (
+            " (channels last? use x.permute(0, 3, 1, 2))"
+            if x.shape[-1] == channels
+            else f": convert the images, or build the model with in_channels={x.shape[1]}"
+        )
         raise ValueError(f"{what} must have {channels} channel(s), (B, {channels}, H, W), got {tuple(x.shape)}{hint}.")
     if x.shape[0] == 0:
         raise ValueError(f"{what} is an empty batch {tuple(x.shape)}: pass at least one image.")
     if min(x.shape[-2:]) < min_size:
-        raise ValueError(f"{what} must be at least {min_size}x{min_size} pixels, got {tuple(x.shape[-2:])}: resize them first.")
+        raise ValueError(
+            f"{what} must be at least {min_size}x{min_size} pixels, got {tuple(x.shape[-2:])}: resize them first."
+        )
     if not x.is_floating_point():
         raise ValueError(f"{what} must be float, got {x.dtype}: convert with x.float() / 255 (uint8 pixels -> [0, 1]).")
     if not (finite or unit_range):
@@ -58,7 +63,9 @@ def check_images(
     if unit_range:
         lo, hi = float(x.min()), float(x.max())
         if hi > 2.0 and lo >= 0.0 and hi <= 255.0:
-            raise ValueError(f"{what} have values up to {hi:.4g}: that looks like 0-255 pixels, divide by 255 (expected [0, 1]).")
+            raise ValueError(
+                f"{what} have values up to {hi:.4g}: that looks like 0-255 pixels, divide by 255 (expected [0, 1])."
+            )
         if lo < 0.0 or hi > 1.0:
             raise ValueError(
                 f"{what} must be pixels in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: pass the images before "

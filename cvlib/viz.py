@@ -10,7 +10,8 @@ ends; end the call with ``;`` (or assign it) so it is not shown twice.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -101,7 +102,7 @@ def show_images(
 
 def plot_history(history: Mapping[str, Sequence[float]] | object, title: str = "Training curves") -> Figure:
     """Loss and accuracy per epoch, train vs validation (a :class:`cvlib.train.History` or its dict)."""
-    h = history.as_dict() if hasattr(history, "as_dict") else dict(history)
+    h = history.as_dict() if hasattr(history, "as_dict") else dict(cast(Mapping[str, Sequence[float]], history))
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
     for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
         for split, style in (("train", "-o"), ("val", "-s")):
@@ -125,9 +126,9 @@ def plot_confusion_matrix(
     normalize: str | None = None,
 ) -> Figure:
     """Confusion matrix (rows: true class, columns: predicted) drawn with scikit-learn."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
     labels = np.arange(len(class_names)) if class_names is not None else None
-    cm = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
+    cm = confusion_matrix(true, pred, labels=labels, normalize=normalize)
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ConfusionMatrixDisplay(cm, display_labels=class_names).plot(
         ax=ax, colorbar=False, cmap="Blues", values_format=".2f" if normalize else "d"
@@ -194,7 +195,11 @@ def overlay_heatmap(
     rgb = to_numpy_image(image)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
-    heat = heatmap.detach().float().cpu().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap, dtype=float)
+    heat = (
+        heatmap.detach().float().cpu().numpy()
+        if isinstance(heatmap, torch.Tensor)
+        else np.asarray(heatmap, dtype=float)
+    )
     if heat.shape != rgb.shape[:2]:
         raise ValueError(
             f"heatmap {heat.shape} and image {rgb.shape[:2]} differ in size: upsample the map to the image size first."
@@ -233,14 +238,22 @@ def show_heatmaps(
     fig, axes = panel_grid(n, ncols, size)
     for k, ax in enumerate(axes):
         heat = heatmaps[k]
-        heat = heat.detach().float().cpu() if isinstance(heat, torch.Tensor) else torch.as_tensor(np.asarray(heat, dtype=np.float32))
+        heat = (
+            heat.detach().float().cpu()
+            if isinstance(heat, torch.Tensor)
+            else torch.as_tensor(np.asarray(heat, dtype=np.float32))
+        )
         ax.imshow(overlay_heatmap(images[k], heat, alpha=alpha, cmap=cmap), interpolation="bilinear")
         if boxes is not None:
             x0, y0, x1, y1 = (float(v) for v in boxes[k])
-            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white", linewidth=1.5))
+            ax.add_patch(
+                Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="white", linewidth=1.5)
+            )
         if mark_peak:
             flat = int(heat.flatten().argmax())
-            ax.plot(flat % heat.shape[-1], flat // heat.shape[-1], "x", color="white", markersize=9, markeredgewidth=2.5)
+            ax.plot(
+                flat % heat.shape[-1], flat // heat.shape[-1], "x", color="white", markersize=9, markeredgewidth=2.5
+            )
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     fig.suptitle(title)

@@ -8,7 +8,7 @@ figure, so a reader without a kernel (GitHub, nbviewer) sees what the widget sho
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -52,6 +52,7 @@ def explorer(rows: Sequence[Sequence[widgets.Widget]], draw: Callable[[], Figure
             control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox(row) for row in rows if row] + [out])
+
 
 KERNELS: dict[str, list[list[float]]] = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],

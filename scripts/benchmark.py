@@ -29,14 +29,14 @@ def run_one(path: Path) -> dict:
         metrics_file = Path(tmp) / "metrics.jsonl"
         # The child runs the notebook, then prints the peak RSS of its own children (the kernel).
         code = (
-            "import sys, resource, pathlib; sys.path.insert(0, %r); from nbtools import execute; "
-            "execute(pathlib.Path(%r)); "
+            f"import sys, resource, pathlib; sys.path.insert(0, {str(HERE)!r}); from nbtools import execute; "
+            f"execute(pathlib.Path({str(path)!r})); "
             "r = resource.getrusage(resource.RUSAGE_CHILDREN); "
-            "print('PEAK_KB', r.ru_maxrss); print('CPU_S', r.ru_utime + r.ru_stime)" % (str(HERE), str(path))
+            "print('PEAK_KB', r.ru_maxrss); print('CPU_S', r.ru_utime + r.ru_stime)"
         )
         env = dict(os.environ, CVLIB_METRICS_FILE=str(metrics_file), CVLIB_PROFILE="quick")
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         cpu_s = next((float(l.split()[1]) for l in proc.stdout.splitlines() if l.startswith("CPU_S")), 0.0)
         peak_kb = next((int(l.split()[1]) for l in proc.stdout.splitlines() if l.startswith("PEAK_KB")), 0)
@@ -62,7 +62,10 @@ def main(paths: list[str]) -> int:
         row = run_one(Path(name).resolve())
         rows.append(row)
         metric = f"{row['key_metric']} = {row['value']}" if row["key_metric"] else "-"
-        print(f"{row['notebook']:<34} {'yes' if row['ok'] else 'NO':<4} {row['wall_s']:>7} {row['cpu_s']:>7} {row['peak_rss_mb']:>8}  {metric}", flush=True)
+        print(
+            f"{row['notebook']:<34} {'yes' if row['ok'] else 'NO':<4} {row['wall_s']:>7} {row['cpu_s']:>7} {row['peak_rss_mb']:>8}  {metric}",
+            flush=True,
+        )
         if row["error"]:
             print(row["error"])
     out = REPO / "benchmarks" / "quick.json"

@@ -108,8 +108,10 @@ def cyclegan_step(s: dict, device):
     from cvlib.models.cyclegan import PatchDiscriminator, ResnetGenerator
     from cvlib.models.utils import init_weights, set_requires_grad
 
-    gens = [init_weights(ResnetGenerator(ngf=s["ngf"], n_blocks=s["n_blocks"], n_down=s["n_down"])).to(device)
-            for _ in range(2)]
+    gens = [
+        init_weights(ResnetGenerator(ngf=s["ngf"], n_blocks=s["n_blocks"], n_down=s["n_down"])).to(device)
+        for _ in range(2)
+    ]
     discs = [init_weights(PatchDiscriminator(ndf=s["ndf"], n_layers=s["d_layers"])).to(device) for _ in range(2)]
     g_ab, g_ba = gens
     d_a, d_b = discs
@@ -122,9 +124,12 @@ def cyclegan_step(s: dict, device):
     def step() -> None:  # the lesson's train_step (section 6), without the image pool's bookkeeping
         fake_b, fake_a = g_ab(a), g_ba(b)
         set_requires_grad(discs, False)
-        loss = (lsgan_loss(d_b(fake_b), real=True) + lsgan_loss(d_a(fake_a), real=True)
-                + lam * (F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b))
-                + lam * lam_id * (F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a)))
+        loss = (
+            lsgan_loss(d_b(fake_b), real=True)
+            + lsgan_loss(d_a(fake_a), real=True)
+            + lam * (F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b))
+            + lam * lam_id * (F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a))
+        )
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
         opt_g.step()
@@ -150,8 +155,9 @@ def maskrcnn_step(s: dict, device):
     masks = torch.zeros(2, 360, 480, dtype=torch.uint8, device=device)
     for m, (x0, y0, x1, y1) in zip(masks, boxes.int().tolist()):
         m[y0:y1, x0:x1] = 1
-    targets = [{"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64, device=device), "masks": masks}
-               for _ in images]
+    targets = [
+        {"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64, device=device), "masks": masks} for _ in images
+    ]
 
     def step() -> None:
         loss = sum(model(images, targets).values())
@@ -183,57 +189,131 @@ def workloads() -> list[Workload]:
     out: list[Workload] = []
     s = full_sizes("01_cnn_basics")
     per_epoch = math.ceil(MNIST_TRAIN / s["batch_size"])
-    out.append(Workload("01", f"SmallVGG, MNIST, {s['epochs']} epochs", s["epochs"] * per_epoch,
-                        lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
-    out.append(Workload("01", f"BN/dropout ablation: 4 x {s['ablation_epochs']} epochs", 4 * s["ablation_epochs"] * per_epoch,
-                        lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
+    out.append(
+        Workload(
+            "01",
+            f"SmallVGG, MNIST, {s['epochs']} epochs",
+            s["epochs"] * per_epoch,
+            lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d),
+        )
+    )
+    out.append(
+        Workload(
+            "01",
+            f"BN/dropout ablation: 4 x {s['ablation_epochs']} epochs",
+            4 * s["ablation_epochs"] * per_epoch,
+            lambda d, s=s: classifier_step(SmallVGG(1, 10), (s["batch_size"], 1, 28, 28), 10, d),
+        )
+    )
 
     s = full_sizes("02_transfer_learning")
     runs = len(s["ks"]) * s["seeds"]
     scratch_runs = runs + 3 * s["seeds"]  # the curve, two augmentation pipelines, distillation
-    out.append(Workload("02", f"from-scratch CNN, {scratch_runs} runs x {s['scratch_steps']} steps",
-                        scratch_runs * s["scratch_steps"],
-                        lambda d, s=s: classifier_step(SmallVGG(3, 2, s["scratch_widths"]),
-                                                       (s["batch_size"], 3, s["scratch_size"], s["scratch_size"]), 2, d)))
-    out.append(Workload("02", f"fine-tune {s['backbone']}, {runs} runs x {s['finetune_steps']} steps",
-                        runs * s["finetune_steps"],
-                        lambda d, s=s: classifier_step(__import__("torchvision").models.resnet18(num_classes=2),
-                                                       (s["batch_size"], 3, s["image_size"], s["image_size"]), 2, d)))
+    out.append(
+        Workload(
+            "02",
+            f"from-scratch CNN, {scratch_runs} runs x {s['scratch_steps']} steps",
+            scratch_runs * s["scratch_steps"],
+            lambda d, s=s: classifier_step(
+                SmallVGG(3, 2, s["scratch_widths"]), (s["batch_size"], 3, s["scratch_size"], s["scratch_size"]), 2, d
+            ),
+        )
+    )
+    out.append(
+        Workload(
+            "02",
+            f"fine-tune {s['backbone']}, {runs} runs x {s['finetune_steps']} steps",
+            runs * s["finetune_steps"],
+            lambda d, s=s: classifier_step(
+                __import__("torchvision").models.resnet18(num_classes=2),
+                (s["batch_size"], 3, s["image_size"], s["image_size"]),
+                2,
+                d,
+            ),
+        )
+    )
 
     s = full_sizes("03_detection_finetuning")
     iters = s["epochs"] * math.ceil(s["train_images"] / s["batch_size"])
-    out.append(Workload("03", f"Mask R-CNN R50-FPN, {s['epochs']} epochs, min_size {s['min_size']}", iters,
-                        lambda d, s=s: maskrcnn_step(s, d)))
+    out.append(
+        Workload(
+            "03",
+            f"Mask R-CNN R50-FPN, {s['epochs']} epochs, min_size {s['min_size']}",
+            iters,
+            lambda d, s=s: maskrcnn_step(s, d),
+        )
+    )
 
     s = full_sizes("04_adversarial_fgsm")
-    out.append(Workload("04", f"LeNet-5, MNIST, {s['epochs']} epochs", s["epochs"] * math.ceil(MNIST_TRAIN / s["batch_size"]),
-                        lambda d, s=s: classifier_step(LeNet5(1, 10), (s["batch_size"], 1, 28, 28), 10, d)))
+    out.append(
+        Workload(
+            "04",
+            f"LeNet-5, MNIST, {s['epochs']} epochs",
+            s["epochs"] * math.ceil(MNIST_TRAIN / s["batch_size"]),
+            lambda d, s=s: classifier_step(LeNet5(1, 10), (s["batch_size"], 1, 28, 28), 10, d),
+        )
+    )
     # PGD curve over all epsilons + targeted PGD at one epsilon, 10,000 test images in batches of 500
     pgd_iters = (len(s["epsilons"]) + 1) * 20 * s["pgd_steps"]
-    out.append(Workload("04", f"PGD ({s['pgd_steps']} steps) on 10,000 images, {len(s['epsilons']) + 1} settings",
-                        pgd_iters, lambda d: pgd_step(500, d)))
+    out.append(
+        Workload(
+            "04",
+            f"PGD ({s['pgd_steps']} steps) on 10,000 images, {len(s['epsilons']) + 1} settings",
+            pgd_iters,
+            lambda d: pgd_step(500, d),
+        )
+    )
 
     s = full_sizes("05_dcgan")
-    out.append(Workload("05", f"DCGAN + conditional on MNIST, {s['gan_steps'] + s['cgan_steps']} steps",
-                        s["gan_steps"] + s["cgan_steps"],
-                        lambda d, s=s: dcgan_step(1, 28, s["nz"], s["width"], s["batch_size"], d)))
-    out.append(Workload("05", f"DCGAN on CelebA 64 px, {s['celeba_epochs']} epochs",
-                        s["celeba_epochs"] * (CELEBA_ALL // s["batch_size"]),
-                        lambda d, s=s: dcgan_step(3, 64, 100, 64, s["batch_size"], d)))
+    out.append(
+        Workload(
+            "05",
+            f"DCGAN + conditional on MNIST, {s['gan_steps'] + s['cgan_steps']} steps",
+            s["gan_steps"] + s["cgan_steps"],
+            lambda d, s=s: dcgan_step(1, 28, s["nz"], s["width"], s["batch_size"], d),
+        )
+    )
+    out.append(
+        Workload(
+            "05",
+            f"DCGAN on CelebA 64 px, {s['celeba_epochs']} epochs",
+            s["celeba_epochs"] * (CELEBA_ALL // s["batch_size"]),
+            lambda d, s=s: dcgan_step(3, 64, 100, 64, s["batch_size"], d),
+        )
+    )
 
     s = full_sizes("06_cyclegan")
-    out.append(Workload("06", f"CycleGAN {s['image_size']} px, {s['steps']:,} steps (batch {s['batch_size']})", s["steps"],
-                        lambda d, s=s: cyclegan_step(s, d)))
+    out.append(
+        Workload(
+            "06",
+            f"CycleGAN {s['image_size']} px, {s['steps']:,} steps (batch {s['batch_size']})",
+            s["steps"],
+            lambda d, s=s: cyclegan_step(s, d),
+        )
+    )
     clf_steps = s["clf_epochs"] * math.ceil(sum(HORSE2ZEBRA_TRAIN) / 64)
-    out.append(Workload("06", f"domain classifier, {s['clf_epochs']} epochs", clf_steps,
-                        lambda d, s=s: classifier_step(SmallVGG(3, 2, s["clf_widths"]),
-                                                       (64, 3, s["image_size"], s["image_size"]), 2, d)))
+    out.append(
+        Workload(
+            "06",
+            f"domain classifier, {s['clf_epochs']} epochs",
+            clf_steps,
+            lambda d, s=s: classifier_step(
+                SmallVGG(3, 2, s["clf_widths"]), (64, 3, s["image_size"], s["image_size"]), 2, d
+            ),
+        )
+    )
 
     s = full_sizes("07_gradcam")
-    out.append(Workload("07", f"SmallVGG on {s['train_scenes']:,} scenes, {s['epochs']} epochs",
-                        s["epochs"] * math.ceil(s["train_scenes"] / s["batch_size"]),
-                        lambda d, s=s: classifier_step(SmallVGG(3, 3, (8, 16, 32), dropout=0.1),
-                                                       (s["batch_size"], 3, s["scene_size"], s["scene_size"]), 3, d)))
+    out.append(
+        Workload(
+            "07",
+            f"SmallVGG on {s['train_scenes']:,} scenes, {s['epochs']} epochs",
+            s["epochs"] * math.ceil(s["train_scenes"] / s["batch_size"]),
+            lambda d, s=s: classifier_step(
+                SmallVGG(3, 3, (8, 16, 32), dropout=0.1), (s["batch_size"], 3, s["scene_size"], s["scene_size"]), 3, d
+            ),
+        )
+    )
     return out
 
 
@@ -273,17 +353,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per workload")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (cuDNN autotuning, allocator)")
     parser.add_argument("--lessons", nargs="*", default=None, help="only these lessons, e.g. 03 06")
-    parser.add_argument("--estimate-tflops", type=float, default=None,
-                        help="also print the time at this many TFLOP/s sustained (FLOP count / rate)")
-    parser.add_argument("--estimate-floor-ms", type=float, default=5.0,
-                        help="with --estimate-tflops: no step takes less (kernel launches, Python, data loading)")
+    parser.add_argument(
+        "--estimate-tflops",
+        type=float,
+        default=None,
+        help="also print the time at this many TFLOP/s sustained (FLOP count / rate)",
+    )
+    parser.add_argument(
+        "--estimate-floor-ms",
+        type=float,
+        default=5.0,
+        help="with --estimate-tflops: no step takes less (kernel launches, Python, data loading)",
+    )
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be >= 1 and --warmup >= 0")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; {args.steps} timed steps after {args.warmup} warm-up steps per workload; no AMP")
-    est = f" estimate at {args.estimate_tflops:g} TFLOP/s, >= {args.estimate_floor_ms:g} ms/step |" if args.estimate_tflops else ""
+    est = (
+        f" estimate at {args.estimate_tflops:g} TFLOP/s, >= {args.estimate_floor_ms:g} ms/step |"
+        if args.estimate_tflops
+        else ""
+    )
     print(f"| lesson | training loop (full profile) | steps | ms/step | GFLOP/step | extrapolated |{est}")
     print("|---|---|---:|---:|---:|---:|" + ("---:|" if est else ""))
     totals: dict[str, list[float]] = {}
@@ -298,8 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         t[0] += total
         t[1] += estimate
         extra = f" {fmt_time(estimate)} |" if est else ""
-        print(f"| {work.lesson} | {work.name} | {work.steps:,} | {1000 * seconds:.1f} | {flops / 1e9:.2f} | "
-              f"{fmt_time(total)} |{extra}", flush=True)
+        print(
+            f"| {work.lesson} | {work.name} | {work.steps:,} | {1000 * seconds:.1f} | {flops / 1e9:.2f} | "
+            f"{fmt_time(total)} |{extra}",
+            flush=True,
+        )
     for lesson, (total, estimate) in totals.items():
         extra = f" **{fmt_time(estimate)}** |" if est else ""
         print(f"| {lesson} | **training total** | | | | **{fmt_time(total)}** |{extra}")

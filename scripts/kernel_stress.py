@@ -56,35 +56,47 @@ CELLS = [
     # a figure
     "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot(np.random.rand(50)); ax.set_title('t'); plt.show()\n",
     # ipywidgets: Output capture, slider, interact
-    ("out = widgets.Output()\nwith out:\n    print('inside output'); display(np.arange(3))\n"
-    "s = widgets.IntSlider(3, 0, 9)\ndisplay(widgets.VBox([s, out]))\n"
-    "widgets.interact(lambda k=2: print(k * k), k=(0, 5));\n"),
+    (
+        "out = widgets.Output()\nwith out:\n    print('inside output'); display(np.arange(3))\n"
+        "s = widgets.IntSlider(3, 0, 9)\ndisplay(widgets.VBox([s, out]))\n"
+        "widgets.interact(lambda k=2: print(k * k), k=(0, 5));\n"
+    ),
     # prints from a background thread while the main thread computes
-    ("def talk():\n    for i in range(50):\n        print('bg', i); time.sleep(0.005)\n"
-    "t = threading.Thread(target=talk); t.start()\ny = torch.randn(256, 256)\n"
-    "for _ in range(30):\n    y = torch.relu(y @ y / 256)\nt.join()\n"),
+    (
+        "def talk():\n    for i in range(50):\n        print('bg', i); time.sleep(0.005)\n"
+        "t = threading.Thread(target=talk); t.start()\ny = torch.randn(256, 256)\n"
+        "for _ in range(30):\n    y = torch.relu(y @ y / 256)\nt.join()\n"
+    ),
     # a text tqdm bar updating at every step, nested
-    ("from tqdm import tqdm as ttqdm\nfor _ in ttqdm(range(3), file=sys.stdout, mininterval=0):\n"
-    "    for _ in ttqdm(range(50), file=sys.stdout, mininterval=0, leave=False):\n        pass\n"),
+    (
+        "from tqdm import tqdm as ttqdm\nfor _ in ttqdm(range(3), file=sys.stdout, mininterval=0):\n"
+        "    for _ in ttqdm(range(50), file=sys.stdout, mininterval=0, leave=False):\n        pass\n"
+    ),
     # display updates by id
     "h = display('start', display_id=True)\nfor i in range(20):\n    h.update(f'step {i}')\n",
     # a small training loop on two threads
-    ("torch.set_num_threads(2)\nnet = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Flatten(), "
-    "torch.nn.LazyLinear(10))\nopt = torch.optim.SGD(net.parameters(), lr=0.01)\n"
-    "for _ in tqdm(range(15), desc='train', leave=False):\n    loss = net(torch.randn(32, 3, 32, 32)).logsumexp(1).mean()\n"
-    "    opt.zero_grad(); loss.backward(); opt.step()\nprint(round(float(loss) * 0, 1))\n"),
+    (
+        "torch.set_num_threads(2)\nnet = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3), torch.nn.ReLU(), torch.nn.Flatten(), "
+        "torch.nn.LazyLinear(10))\nopt = torch.optim.SGD(net.parameters(), lr=0.01)\n"
+        "for _ in tqdm(range(15), desc='train', leave=False):\n    loss = net(torch.randn(32, 3, 32, 32)).logsumexp(1).mean()\n"
+        "    opt.zero_grad(); loss.backward(); opt.step()\nprint(round(float(loss) * 0, 1))\n"
+    ),
     # a short cell
     "print('ok')\n",
     # a slider redraw as in the lessons: clear the Output widget, draw a figure into it
-    ("sl = widgets.FloatSlider(0.5, min=0, max=1)\nout2 = widgets.Output()\n"
-    "def redraw(_=None):\n    with out2:\n        clear_output(wait=True)\n"
-    "        fig, ax = plt.subplots(figsize=(2, 2)); ax.imshow(np.random.rand(8, 8) > sl.value); plt.show()\n"
-    "        print(f'threshold {sl.value:.2f}')\n"
-    "sl.observe(redraw, names='value')\nfor v in (0.2, 0.4, 0.6, 0.8):\n    sl.value = v\n"
-    "display(widgets.VBox([sl, out2]))\n"),
+    (
+        "sl = widgets.FloatSlider(0.5, min=0, max=1)\nout2 = widgets.Output()\n"
+        "def redraw(_=None):\n    with out2:\n        clear_output(wait=True)\n"
+        "        fig, ax = plt.subplots(figsize=(2, 2)); ax.imshow(np.random.rand(8, 8) > sl.value); plt.show()\n"
+        "        print(f'threshold {sl.value:.2f}')\n"
+        "sl.observe(redraw, names='value')\nfor v in (0.2, 0.4, 0.6, 0.8):\n    sl.value = v\n"
+        "display(widgets.VBox([sl, out2]))\n"
+    ),
     # clear_output and an image grid
-    ("clear_output(wait=True)\nfig, axs = plt.subplots(1, 4, figsize=(4, 1))\n"
-    "[a.imshow(np.random.rand(8, 8)) or a.set_axis_off() for a in axs]\nplt.show()\n"),
+    (
+        "clear_output(wait=True)\nfig, axs = plt.subplots(1, 4, figsize=(4, 1))\n"
+        "[a.imshow(np.random.rand(8, 8)) or a.set_axis_off() for a in axs]\nplt.show()\n"
+    ),
 ]
 
 
@@ -136,11 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parallel", type=int, default=1, help="notebooks executing at once")
     ap.add_argument("--timeout", type=int, default=None, help="per-cell timeout, s (synthetic 60, lessons 300)")
     ap.add_argument("--json", type=Path, help="append one JSON line per run to this file")
-    ap.add_argument("--stock-output-widget", action="store_true",
-                    help="use nbclient's own Output-widget mimic (the bug) instead of the fixed one")
-    ap.add_argument("--slow-client-ms", type=float, default=0.0,
-                    help="the client spends this long on each output captured by an Output widget "
-                         "(a client starved of CPU on a loaded machine)")
+    ap.add_argument(
+        "--stock-output-widget",
+        action="store_true",
+        help="use nbclient's own Output-widget mimic (the bug) instead of the fixed one",
+    )
+    ap.add_argument(
+        "--slow-client-ms",
+        type=float,
+        default=0.0,
+        help="the client spends this long on each output captured by an Output widget "
+        "(a client starved of CPU on a loaded machine)",
+    )
     args = ap.parse_args(argv)
 
     if args.mode == "_one":  # a worker: one notebook, one JSON line
@@ -159,9 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         jobs = [Path(p).resolve() for _ in range(args.repeat) for p in args.paths]
 
-    config = {"mode": args.mode, "parallel": args.parallel, "timeout_s": timeout,
-              "output_widget": "nbclient stock" if args.stock_output_widget else "fixed (nbtools)",
-              "slow_client_ms": args.slow_client_ms, **versions()}
+    config = {
+        "mode": args.mode,
+        "parallel": args.parallel,
+        "timeout_s": timeout,
+        "output_widget": "nbclient stock" if args.stock_output_widget else "fixed (nbtools)",
+        "slow_client_ms": args.slow_client_ms,
+        **versions(),
+    }
     print("configuration:", json.dumps(config), flush=True)
     rows: list[dict] = []
     running: list[tuple[Path, subprocess.Popen]] = []
@@ -170,8 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     while queue or running:
         while queue and len(running) < args.parallel:
             p = queue.pop(0)
-            cmd = [sys.executable, __file__, "_one", str(p), "--timeout", str(timeout),
-                   "--slow-client-ms", str(args.slow_client_ms)] + (["--stock-output-widget"] * args.stock_output_widget)
+            cmd = [
+                sys.executable,
+                __file__,
+                "_one",
+                str(p),
+                "--timeout",
+                str(timeout),
+                "--slow-client-ms",
+                str(args.slow_client_ms),
+            ] + (["--stock-output-widget"] * args.stock_output_widget)
             running.append((p, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)))
         time.sleep(0.5)
         for item in list(running):
@@ -181,13 +213,25 @@ def main(argv: list[str] | None = None) -> int:
             running.remove(item)
             out = proc.stdout.read() if proc.stdout else ""
             line = next((x[4:] for x in out.splitlines() if x.startswith("ROW ")), None)
-            row = json.loads(line) if line else {"notebook": p.name, "cells": 0, "hang": None,
-                                                  "error": f"worker exited {proc.returncode}", "wall_s": 0}
+            row = (
+                json.loads(line)
+                if line
+                else {
+                    "notebook": p.name,
+                    "cells": 0,
+                    "hang": None,
+                    "error": f"worker exited {proc.returncode}",
+                    "wall_s": 0,
+                }
+            )
             row.update(config)
             rows.append(row)
             status = "HANG " + row["hang"]["kind"] if row["hang"] else ("error" if row["error"] else "ok")
-            print(f"[{len(rows):>3}/{len(jobs)}] {row['notebook']:<34} cells {row['cells']:>4}  "
-                  f"{row['wall_s']:>6} s  {status}", flush=True)
+            print(
+                f"[{len(rows):>3}/{len(jobs)}] {row['notebook']:<34} cells {row['cells']:>4}  "
+                f"{row['wall_s']:>6} s  {status}",
+                flush=True,
+            )
             if row["hang"] or row["error"]:
                 print("      ", json.dumps(row["hang"] or row["error"]), flush=True)
             if args.json:
@@ -197,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     kinds: dict[str, int] = {}
     for r in hangs:
         kinds[r["hang"]["kind"]] = kinds.get(r["hang"]["kind"], 0) + 1
-    print(f"summary: runs {len(rows)}, cells executed {sum(r['cells'] for r in rows)}, hangs {len(hangs)} "
-          f"{kinds or ''}, other errors {sum(1 for r in rows if r['error'])}, "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"summary: runs {len(rows)}, cells executed {sum(r['cells'] for r in rows)}, hangs {len(hangs)} "
+        f"{kinds or ''}, other errors {sum(1 for r in rows if r['error'])}, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     return 1 if hangs or any(r["error"] for r in rows) else 0
 
 

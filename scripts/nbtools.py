@@ -141,8 +141,14 @@ def diagnose(kc, km, iopub_state: str | None, timeout: float, cell_index: int) -
         kind = "request-not-read"
     else:
         kind = "busy-but-idle-cpu"
-    return {"kind": kind, "cell_index": cell_index, "timeout_s": timeout, "iopub_state": iopub_state,
-            "reply_in_socket": reply_in_socket, "kernel_cpu_percent": cpu}
+    return {
+        "kind": kind,
+        "cell_index": cell_index,
+        "timeout_s": timeout,
+        "iopub_state": iopub_state,
+        "reply_in_socket": reply_in_socket,
+        "kernel_cpu_percent": cpu,
+    }
 
 
 def _safe_output_widget_class():
@@ -221,8 +227,9 @@ def _client_class(stock_output_widget: bool = False, slow_client_ms: float = 0.0
             # The kernel sends execute_reply before it publishes ``idle``: a reply still missing
             # ``lost_reply_grace`` seconds after ``idle`` was lost (nbclient alone would wait for
             # the whole cell timeout, then find it at its final poll, silently).
-            reply = asyncio.ensure_future(super()._async_poll_for_reply(
-                msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive))
+            reply = asyncio.ensure_future(
+                super()._async_poll_for_reply(msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive)
+            )
             while not reply.done():
                 await asyncio.wait([reply], timeout=1.0)
                 if not reply.done() and self._idle_at and _time.monotonic() - self._idle_at > self.lost_reply_grace:
@@ -297,8 +304,6 @@ def nbval_idle_s() -> float:
     return float(os.environ.get("CVLIB_NBVAL_IDLE_S", "60"))
 
 
-
-
 def _kernel_cpu_seconds(kernel) -> float | None:
     """User + system CPU seconds of the kernel process and its children so far (None if unknown)."""
     try:
@@ -360,9 +365,16 @@ def _await_reply(self, msg_id, timeout=None):
             if now - last_busy >= nbval_idle_s():
                 kind = {None: "request-not-read", "idle": "reply-lost"}.get(state, "busy-but-idle-cpu")
                 # (a reply waiting in the socket cannot be missed here: nbval polls with zmq_poll)
-                err = KernelIdleNoReply({"kind": kind, "cell_index": getattr(self, "_cell_index", "?"),
-                                         "timeout_s": nbval_idle_s(), "iopub_state": state,
-                                         "reply_in_socket": False, "kernel_cpu_percent": 0.0})
+                err = KernelIdleNoReply(
+                    {
+                        "kind": kind,
+                        "cell_index": getattr(self, "_cell_index", "?"),
+                        "timeout_s": nbval_idle_s(),
+                        "iopub_state": state,
+                        "reply_in_socket": False,
+                        "kernel_cpu_percent": 0.0,
+                    }
+                )
                 print(f"{err}; stopping the kernel (see scripts/kernel_stress.py, issue 19)", flush=True)
                 self.stop()
                 raise err

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbtools import HASH_KEY, execute, source_hash, strip_volatile  # noqa: E402
+from nbtools import HASH_KEY, execute, source_hash, strip_volatile
 
 
 def main(paths: list[str]) -> int:

@@ -19,7 +19,7 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from nbtools import HASH_KEY, REPO_URL, source_hash  # noqa: E402
+from nbtools import HASH_KEY, REPO_URL, source_hash
 
 REPO = HERE.parent
 

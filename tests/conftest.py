@@ -4,12 +4,12 @@ import os
 
 os.environ["CVLIB_PROFILE"] = "quick"
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 # Headless plots in this (test) process only.
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
 
 @pytest.fixture(autouse=True)

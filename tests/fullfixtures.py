@@ -16,6 +16,7 @@ import struct
 import threading
 import zipfile
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from PIL import Image
@@ -70,7 +71,10 @@ def mnist_raw(folder: Path, n_train: int = 256, n_test: int = 128, seed: int = 0
         images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
         for i, y in enumerate(labels):
             images[i, 4 + 2 * y : 6 + 2 * y, 4:24] = 255  # a horizontal bar whose height codes the class
-        opener = (lambda name: gzip.open(folder / f"{name}.gz", "wb")) if gz else (lambda name: open(folder / name, "wb"))
+
+        def opener(name: str):
+            return gzip.open(folder / f"{name}.gz", "wb") if gz else open(folder / name, "wb")
+
         with opener(f"{prefix}-images-idx3-ubyte") as f:
             f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
         with opener(f"{prefix}-labels-idx1-ubyte") as f:
@@ -121,7 +125,9 @@ def horse2zebra_folder(root: Path, n_train: int = 24, n_test: int = 8, size: int
             sub = folder / f"{split}{domain}"
             sub.mkdir(parents=True, exist_ok=True)
             for i in range(n):
-                img = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8) + np.array([120, 80, 40], dtype=np.uint8)
+                img = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8) + np.array(
+                    [120, 80, 40], dtype=np.uint8
+                )
                 if domain == "B":
                     img[:, ::8] = 255
                 buf = io.BytesIO()
@@ -171,7 +177,7 @@ class LocalMirror:
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_GET(self):  # noqa: N802 (http.server's name)
+            def do_GET(self):
                 mirror.requests.append(self.path)
                 super().do_GET()
 
@@ -180,7 +186,7 @@ class LocalMirror:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> LocalMirror:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

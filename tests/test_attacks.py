@@ -150,10 +150,9 @@ def test_model_state_is_left_as_found(batch, name, training):
 
 def test_frozen_eval_restores_even_after_an_error():
     model = TinyCNN().train()
-    with pytest.raises(RuntimeError):
-        with frozen_eval(model):
-            assert not model.training and not any(p.requires_grad for p in model.parameters())
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), frozen_eval(model):
+        assert not model.training and not any(p.requires_grad for p in model.parameters())
+        raise RuntimeError("boom")
     assert model.training and all(p.requires_grad for p in model.parameters())
 
 

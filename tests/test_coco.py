@@ -28,8 +28,15 @@ def rect_masks():
 
 def sample(image_id=0, **extra):
     masks = rect_masks()
-    return {"image_id": image_id, "height": 10, "width": 12, "boxes": masks_to_boxes_exclusive(masks),
-            "labels": [1, 2], "masks": masks, **extra}
+    return {
+        "image_id": image_id,
+        "height": 10,
+        "width": 12,
+        "boxes": masks_to_boxes_exclusive(masks),
+        "labels": [1, 2],
+        "masks": masks,
+        **extra,
+    }
 
 
 def test_mask_boxes_have_exclusive_ends():
@@ -119,13 +126,16 @@ def test_coco_instances_takes_the_size_from_the_image_and_keeps_file_names():
     assert coco["categories"][0]["supercategory"] == "thing"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"labels": [1, 3]}, "label 3 is not a class 1..2"),
-    ({"labels": [0, 1]}, "label 0 is not a class"),
-    ({"labels": [1]}, "2 boxes but 1 labels"),
-    ({"boxes": torch.zeros(2, 3)}, r"boxes must be \(N, 4\)"),
-    ({"masks": np.zeros((2, 5, 5), bool)}, r"give \(2, 10, 12\) masks"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"labels": [1, 3]}, "label 3 is not a class 1..2"),
+        ({"labels": [0, 1]}, "label 0 is not a class"),
+        ({"labels": [1]}, "2 boxes but 1 labels"),
+        ({"boxes": torch.zeros(2, 3)}, r"boxes must be \(N, 4\)"),
+        ({"masks": np.zeros((2, 5, 5), bool)}, r"give \(2, 10, 12\) masks"),
+    ],
+)
 def test_coco_instances_refuses_bad_samples(change, message):
     with pytest.raises(ValueError, match=message):
         coco_instances([{**sample(), **change}], ["a", "b"])
@@ -152,7 +162,9 @@ def test_write_coco_and_read_back(tmp_path):
     ds = CocoInstances(tmp_path / "set" / "images", path)
     assert len(ds) == 2 and ds.classes == ["a", "b"] and ds.aspect_ratios() == [1.2, 1.2]
     image, masks, labels = ds.load(1)
-    assert np.array_equal(image, samples[1]["image"]) and np.array_equal(masks, rect_masks()) and labels.tolist() == [1, 2]
+    assert (
+        np.array_equal(image, samples[1]["image"]) and np.array_equal(masks, rect_masks()) and labels.tolist() == [1, 2]
+    )
     _, target = ds[1]
     assert target["image_id"] == 9 and target["boxes"].tolist() == [[3, 2, 8, 5], [0, 6, 2, 10]]
     assert load_coco_api(path).getImgIds() == [5, 9] and load_coco_api(coco).getAnnIds() == [1, 2, 3, 4]

@@ -171,11 +171,14 @@ def test_translate_restores_train_mode_also_when_the_generator_raises():
     assert seen == [(False, False)] * 3 and [m.training for m in gen.modules()] == modes
 
 
-@pytest.mark.parametrize("images, pattern", [
-    (torch.rand(3, 16, 16), r"float \(B, C, H, W\) batch.*\(3, 16, 16\).*unsqueeze\(0\)"),
-    (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), r"float \(B, C, H, W\) batch.*torch.uint8"),
-    ([[0.0]], r"float \(B, C, H, W\) batch.*got list"),
-])
+@pytest.mark.parametrize(
+    "images, pattern",
+    [
+        (torch.rand(3, 16, 16), r"float \(B, C, H, W\) batch.*\(3, 16, 16\).*unsqueeze\(0\)"),
+        (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), r"float \(B, C, H, W\) batch.*torch.uint8"),
+        ([[0.0]], r"float \(B, C, H, W\) batch.*got list"),
+    ],
+)
 def test_translate_checks_its_images_in_one_line(images, pattern):
     gen = ResnetGenerator(ngf=4, n_blocks=1).train()
     with pytest.raises(ValueError, match=pattern) as err:

@@ -71,7 +71,9 @@ def test_download_and_extract_zip_and_offline_error(tmp_path):
     download_and_extract(archive.as_uri(), target, sha256sum(archive), name="pkg", how="Get it.")
     assert (target / "a.txt").read_text() == "A"
     with pytest.raises(DatasetUnavailableError, match="'pkg'"):
-        download_and_extract((tmp_path / "missing.zip").as_uri(), tmp_path / "x" / "pkg", "0" * 64, name="pkg", how="Get it.")
+        download_and_extract(
+            (tmp_path / "missing.zip").as_uri(), tmp_path / "x" / "pkg", "0" * 64, name="pkg", how="Get it."
+        )
 
 
 def test_extract_refuses_path_escape(tmp_path):
@@ -169,7 +171,9 @@ def test_center_square_resizes_the_shorter_side_then_crops_the_centre():
     assert x.shape == (3, 10, 10) and x.dtype == torch.float32
     assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
     assert x[:, :, 5].mean() > 0.9, "the centre of the band is kept"
-    assert x[:, :, 0].mean() < 0.5, "60x30 -> 20x10, centre 10 columns = original columns 15-45: column 0 is outside the band"
+    assert x[:, :, 0].mean() < 0.5, (
+        "60x30 -> 20x10, centre 10 columns = original columns 15-45: column 0 is outside the band"
+    )
     y = center_square(10, minus_one_one=True)(Image.fromarray(pixels))
     assert torch.allclose(y, x * 2 - 1)
     with pytest.raises(ValueError, match="resize an int >= size"):

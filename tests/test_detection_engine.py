@@ -69,8 +69,10 @@ def test_schedule_without_warmup_is_a_plain_cosine():
     assert lrs == pytest.approx([0.02 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(5)])
 
 
-@pytest.mark.parametrize(("warmup", "total", "factor", "message"), [
-    (5, 4, 1e-3, "warmup_iters <= total_iters"), (0, 0, 1e-3, "total_iters >= 1"), (1, 4, 0.0, "warmup_factor")])
+@pytest.mark.parametrize(
+    ("warmup", "total", "factor", "message"),
+    [(5, 4, 1e-3, "warmup_iters <= total_iters"), (0, 0, 1e-3, "total_iters >= 1"), (1, 4, 0.0, "warmup_factor")],
+)
 def test_schedule_refuses_bad_arguments(warmup, total, factor, message):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     with pytest.raises(ValueError, match=message):
@@ -78,7 +80,11 @@ def test_schedule_refuses_bad_arguments(warmup, total, factor, message):
 
 
 def shapes_loader(n=4):
-    return DataLoader(ShapesDataset(n, seed=2, size=64, transforms=detection_transforms(True)), batch_size=2, collate_fn=collate_detection)
+    return DataLoader(
+        ShapesDataset(n, seed=2, size=64, transforms=detection_transforms(True)),
+        batch_size=2,
+        collate_fn=collate_detection,
+    )
 
 
 def test_one_epoch_returns_every_mask_rcnn_loss_and_their_sum(small_model):
@@ -125,4 +131,6 @@ def test_one_epoch_stops_on_a_non_finite_loss():
 
     model = Exploding()
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        train_one_epoch(model, [([torch.zeros(3, 4, 4)], [{}])], torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
+        train_one_epoch(
+            model, [([torch.zeros(3, 4, 4)], [{}])], torch.optim.SGD(model.parameters(), lr=0.1), progress=False
+        )

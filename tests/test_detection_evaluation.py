@@ -1,4 +1,4 @@
-"""cvlib.detection.evaluation: predict, COCO ground truth and results, COCOeval metrics."""
+"""cvlib.detection.evaluation: detect, COCO ground truth and results, COCOeval metrics."""
 
 import copy
 
@@ -13,10 +13,10 @@ from cvlib.detection import (
     AR_NAMES,
     coco_evaluate,
     coco_from_dataset,
+    detect,
     detection_transforms,
     evaluate_coco,
     format_ap_table,
-    predict,
     to_coco_results,
 )
 from cvlib.models.maskrcnn import maskrcnn_efficientnet_lite0
@@ -42,15 +42,26 @@ def ground_truth_predictions(dataset):
     preds, ids = [], []
     for i in range(len(dataset)):
         _, t = dataset[i]
-        preds.append({"boxes": t["boxes"].as_subclass(torch.Tensor), "labels": t["labels"], "scores": torch.ones(len(t["labels"])),
-                      "masks": t["masks"].bool().as_subclass(torch.Tensor)})
+        preds.append(
+            {
+                "boxes": t["boxes"].as_subclass(torch.Tensor),
+                "labels": t["labels"],
+                "scores": torch.ones(len(t["labels"])),
+                "masks": t["masks"].bool().as_subclass(torch.Tensor),
+            }
+        )
         ids.append(t["image_id"])
     return preds, ids
 
 
 def prediction(masks, labels, scores):
     masks = torch.as_tensor(masks)
-    return {"boxes": masks_to_boxes_exclusive(masks), "labels": torch.tensor(labels), "scores": torch.tensor(scores), "masks": masks}
+    return {
+        "boxes": masks_to_boxes_exclusive(masks),
+        "labels": torch.tensor(labels),
+        "scores": torch.tensor(scores),
+        "masks": masks,
+    }
 
 
 def two_squares():
@@ -58,7 +69,14 @@ def two_squares():
     masks = torch.zeros(2, 100, 100, dtype=torch.bool)
     masks[0, 10:20, 10:20] = True
     masks[1, 60:70, 70:80] = True
-    sample = {"image_id": 1, "height": 100, "width": 100, "boxes": masks_to_boxes_exclusive(masks), "labels": [1, 1], "masks": masks}
+    sample = {
+        "image_id": 1,
+        "height": 100,
+        "width": 100,
+        "boxes": masks_to_boxes_exclusive(masks),
+        "labels": [1, 1],
+        "masks": masks,
+    }
     return coco_instances([sample], ["thing"]), masks
 
 
@@ -90,8 +108,24 @@ def test_shifted_predictions_score_lower():
 def test_metrics_hold_six_ap_and_six_ar_figures():
     gt, masks = two_squares()
     metrics = coco_evaluate(gt, to_coco_results([prediction(masks, [1, 1], [0.9, 0.8])], [1]))
-    assert list(metrics["bbox"]) == list(AP_NAMES + AR_NAMES) == [
-        "AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large", "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"]
+    assert (
+        list(metrics["bbox"])
+        == list(AP_NAMES + AR_NAMES)
+        == [
+            "AP",
+            "AP50",
+            "AP75",
+            "AP_small",
+            "AP_medium",
+            "AP_large",
+            "AR1",
+            "AR10",
+            "AR100",
+            "AR_small",
+            "AR_medium",
+            "AR_large",
+        ]
+    )
     # one detection allowed per image finds one of the two objects; ten find both
     for m in metrics.values():
         assert m["AR1"] == pytest.approx(0.5) and m["AR10"] == pytest.approx(1.0) and m["AR100"] == pytest.approx(1.0)
@@ -114,7 +148,9 @@ def test_segm_results_are_counted_in_their_mask_size_range():
         diagonal[0, i, max(0, 98 - i) : 101 - i] = True
     assert diagonal.sum() < 32**2 and masks_to_boxes_exclusive(diagonal)[0, 2:].prod() > 96**2
     assert not (diagonal & masks).any()
-    preds = prediction(torch.cat([diagonal, masks[:1]]), [1, 1], [0.9, 0.5])  # the false positive first, then one object
+    preds = prediction(
+        torch.cat([diagonal, masks[:1]]), [1, 1], [0.9, 0.5]
+    )  # the false positive first, then one object
     metrics = coco_evaluate(gt, to_coco_results([preds], [1]))
     # COCO interpolates precision at 101 recall points; recall reaches 0.5 (one of two objects) at 51 of them
     # masks: the diagonal is a small false positive ranked first -> precision 1/2 among the small objects
@@ -212,7 +248,9 @@ def test_ground_truth_from_an_empty_dataset_is_refused():
 
 
 def test_format_ap_table_lists_iou_types_and_chosen_metrics():
-    table = format_ap_table({"bbox": {"AP": 0.5, "AP50": 0.75, "AP75": 0.25}, "segm": {"AP": 1.0, "AP50": 1.0, "AP75": 1.0}})
+    table = format_ap_table(
+        {"bbox": {"AP": 0.5, "AP50": 0.75, "AP75": 0.25}, "segm": {"AP": 1.0, "AP50": 1.0, "AP75": 1.0}}
+    )
     lines = table.splitlines()
     assert lines[0].split() == ["AP", "AP50", "AP75"] and lines[1].split() == ["bbox", "0.500", "0.750", "0.250"]
     assert lines[2].split()[0] == "segm"
@@ -220,34 +258,41 @@ def test_format_ap_table_lists_iou_types_and_chosen_metrics():
         format_ap_table({"bbox": {"AP": 0.5}}, names=("AR7",))
 
 
-# ----------------------------------------------------------------------------- predict / evaluate_coco (a real model)
+# ----------------------------------------------------------------------------- detect / evaluate_coco (a real model)
 
 
 def test_predict_returns_boxes_labels_scores_and_masks(small_model):
     ds = shapes(2, seed=2)
-    preds = predict(small_model, [ds[0][0], ds[1][0]], score_threshold=0.0)
+    preds = detect(small_model, [ds[0][0], ds[1][0]], score_threshold=0.0)
     assert len(preds) == 2 and set(preds[0]) == {"boxes", "labels", "scores", "masks", "mask_probs"}
     p = preds[0]
-    assert p["masks"].dtype == torch.bool and p["masks"].shape[1:] == (64, 64) and p["boxes"].shape == (len(p["scores"]), 4)
+    assert (
+        p["masks"].dtype == torch.bool
+        and p["masks"].shape[1:] == (64, 64)
+        and p["boxes"].shape == (len(p["scores"]), 4)
+    )
     assert torch.equal(p["masks"], p["mask_probs"] >= 0.5)
     assert bool((p["scores"][:-1] >= p["scores"][1:]).all())
 
 
 def test_predict_keeps_scores_above_the_threshold(small_model):
     image = shapes(1, seed=2)[0][0]
-    every = predict(small_model, image, score_threshold=0.0)[0]
-    high = predict(small_model, image, score_threshold=0.3)[0]
+    every = detect(small_model, image, score_threshold=0.0)[0]
+    high = detect(small_model, image, score_threshold=0.3)[0]
     assert (high["scores"] >= 0.3).all() and len(high["scores"]) == int((every["scores"] >= 0.3).sum())
 
 
-@pytest.mark.parametrize(("images", "message"), [
-    ([], "predict got no images"),
-    ([torch.rand(1, 64, 64)], r"image 0 is \(1, 64, 64\)"),
-    ([torch.zeros(3, 64, 64, dtype=torch.uint8)], "float"),
-])
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        ([], "detect got no images"),
+        ([torch.rand(1, 64, 64)], r"image 0 is \(1, 64, 64\)"),
+        ([torch.zeros(3, 64, 64, dtype=torch.uint8)], "float"),
+    ],
+)
 def test_predict_refuses_bad_images(images, message):
     with pytest.raises(ValueError, match=message):
-        predict(torch.nn.Linear(1, 1), images)
+        detect(torch.nn.Linear(1, 1), images)
 
 
 def test_evaluate_coco_runs_the_model_and_reports_ap_and_ar(small_model):
@@ -255,7 +300,9 @@ def test_evaluate_coco_runs_the_model_and_reports_ap_and_ar(small_model):
     assert set(metrics) == {"bbox", "segm"}
     for m in metrics.values():
         assert set(m) == set(AP_NAMES + AR_NAMES) and 0.0 <= m["AP50"] <= 1.0 and 0.0 <= m["AR100"] <= 1.0
-    assert set(evaluate_coco(small_model, shapes(2, seed=3), class_names=CLASSES, iou_types="bbox", progress=False)) == {"bbox"}
+    assert set(
+        evaluate_coco(small_model, shapes(2, seed=3), class_names=CLASSES, iou_types="bbox", progress=False)
+    ) == {"bbox"}
 
 
 def test_evaluate_coco_refuses_an_empty_dataset():

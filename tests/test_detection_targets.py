@@ -32,8 +32,13 @@ def small_model(_pristine_model):
 
 
 def two_boxes(**extra):
-    return {"boxes": torch.tensor([[5.0, 5, 20, 20], [8, 8, 8, 30]]), "labels": torch.tensor([1, 2]),
-            "masks": torch.zeros(2, 64, 64, dtype=torch.uint8), "image_id": 7, **extra}
+    return {
+        "boxes": torch.tensor([[5.0, 5, 20, 20], [8, 8, 8, 30]]),
+        "labels": torch.tensor([1, 2]),
+        "masks": torch.zeros(2, 64, 64, dtype=torch.uint8),
+        "image_id": 7,
+        **extra,
+    }
 
 
 def test_horizontal_flip_moves_image_boxes_and_masks():
@@ -55,10 +60,17 @@ def test_eval_transform_only_converts_to_float():
 
 def test_transforms_drop_degenerate_boxes_with_their_labels_and_masks():
     image = tv_tensors.Image(torch.zeros(3, 32, 32, dtype=torch.uint8))
-    target = {"boxes": tv_tensors.BoundingBoxes([[2.0, 2, 10, 10], [4, 4, 4, 9]], format="XYXY", canvas_size=(32, 32)),
-              "masks": tv_tensors.Mask(torch.zeros(2, 32, 32, dtype=torch.uint8)), "labels": torch.tensor([1, 3])}
+    target = {
+        "boxes": tv_tensors.BoundingBoxes([[2.0, 2, 10, 10], [4, 4, 4, 9]], format="XYXY", canvas_size=(32, 32)),
+        "masks": tv_tensors.Mask(torch.zeros(2, 32, 32, dtype=torch.uint8)),
+        "labels": torch.tensor([1, 3]),
+    }
     _, out = detection_transforms(train=False)(image, target)
-    assert out["boxes"].tolist() == [[2, 2, 10, 10]] and out["labels"].tolist() == [1] and out["masks"].shape == (1, 32, 32)
+    assert (
+        out["boxes"].tolist() == [[2, 2, 10, 10]]
+        and out["labels"].tolist() == [1]
+        and out["masks"].shape == (1, 32, 32)
+    )
 
 
 def test_flip_probability_must_be_a_probability():
@@ -67,8 +79,10 @@ def test_flip_probability_must_be_a_probability():
 
 
 def test_image_without_objects_gets_the_empty_shapes_torchvision_expects():
-    empty = validate_target(torch.rand(3, 64, 64), {"boxes": torch.tensor([]), "labels": torch.tensor([]),
-                                                    "masks": torch.tensor([]), "image_id": 1})
+    empty = validate_target(
+        torch.rand(3, 64, 64),
+        {"boxes": torch.tensor([]), "labels": torch.tensor([]), "masks": torch.tensor([]), "image_id": 1},
+    )
     assert empty["boxes"].shape == (0, 4) and empty["boxes"].dtype == torch.float32
     assert empty["masks"].shape == (0, 64, 64) and empty["labels"].dtype == torch.int64
 
@@ -76,11 +90,19 @@ def test_image_without_objects_gets_the_empty_shapes_torchvision_expects():
 def test_zero_area_box_is_dropped_with_a_warning_naming_the_image():
     with pytest.warns(UserWarning, match="image_id 7: dropped 1 degenerate"):
         clean = validate_target(torch.rand(3, 64, 64), two_boxes())
-    assert clean["boxes"].tolist() == [[5, 5, 20, 20]] and clean["labels"].tolist() == [1] and clean["masks"].shape == (1, 64, 64)
+    assert (
+        clean["boxes"].tolist() == [[5, 5, 20, 20]]
+        and clean["labels"].tolist() == [1]
+        and clean["masks"].shape == (1, 64, 64)
+    )
 
 
 def test_box_outside_the_image_is_dropped():
-    target = {"boxes": torch.tensor([[5.0, 5, 20, 20], [50, 50, 70, 60]]), "labels": torch.tensor([1, 1]), "image_id": 4}
+    target = {
+        "boxes": torch.tensor([[5.0, 5, 20, 20], [50, 50, 70, 60]]),
+        "labels": torch.tensor([1, 1]),
+        "image_id": 4,
+    }
     with pytest.warns(UserWarning, match="image_id 4: dropped 1 .*outside the 64x64 image"):
         clean = validate_target(torch.rand(3, 64, 64), target)
     assert clean["boxes"].tolist() == [[5, 5, 20, 20]]
@@ -100,17 +122,38 @@ def test_valid_target_passes_unchanged_and_input_is_not_modified():
     assert all(torch.equal(target[k], before[k]) for k in ("boxes", "labels", "masks"))
 
 
-@pytest.mark.parametrize(("image", "target", "message"), [
-    (torch.rand(3, 64, 64), {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([1]), "masks": torch.zeros(1, 32, 32)},
-     r"masks are \(1, 32, 32\) but the image is 64x64"),
-    (torch.rand(3, 64, 64), {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([0])}, "label 0 is the background"),
-    (torch.rand(3, 64, 64), {"boxes": torch.tensor([[1.0, 1, 5, 5], [2, 2, 9, 9]]), "labels": torch.tensor([1])}, "2 boxes but 1 labels"),
-    (torch.rand(3, 64, 64), {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([1]), "masks": torch.zeros(2, 64, 64)},
-     "1 boxes but 2 masks"),
-    (torch.rand(3, 64, 64), {"boxes": torch.zeros(2, 5), "labels": torch.tensor([1, 1])}, r"boxes must be \(N, 4\)"),
-    (torch.rand(3, 64, 64), {"labels": torch.tensor([1])}, "needs 'boxes' and 'labels'"),
-    (torch.rand(64, 64), {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0)}, r"\(3, H, W\)"),
-])
+@pytest.mark.parametrize(
+    ("image", "target", "message"),
+    [
+        (
+            torch.rand(3, 64, 64),
+            {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([1]), "masks": torch.zeros(1, 32, 32)},
+            r"masks are \(1, 32, 32\) but the image is 64x64",
+        ),
+        (
+            torch.rand(3, 64, 64),
+            {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([0])},
+            "label 0 is the background",
+        ),
+        (
+            torch.rand(3, 64, 64),
+            {"boxes": torch.tensor([[1.0, 1, 5, 5], [2, 2, 9, 9]]), "labels": torch.tensor([1])},
+            "2 boxes but 1 labels",
+        ),
+        (
+            torch.rand(3, 64, 64),
+            {"boxes": torch.tensor([[1.0, 1, 5, 5]]), "labels": torch.tensor([1]), "masks": torch.zeros(2, 64, 64)},
+            "1 boxes but 2 masks",
+        ),
+        (
+            torch.rand(3, 64, 64),
+            {"boxes": torch.zeros(2, 5), "labels": torch.tensor([1, 1])},
+            r"boxes must be \(N, 4\)",
+        ),
+        (torch.rand(3, 64, 64), {"labels": torch.tensor([1])}, "needs 'boxes' and 'labels'"),
+        (torch.rand(64, 64), {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0)}, r"\(3, H, W\)"),
+    ],
+)
 def test_bad_targets_raise_one_clear_target_error(image, target, message):
     with pytest.raises(TargetError, match=message):
         validate_target(image, target)
@@ -118,18 +161,32 @@ def test_bad_targets_raise_one_clear_target_error(image, target, message):
 
 def test_collate_keeps_images_apart_and_validates_targets():
     with pytest.warns(UserWarning, match="image_id 7"):
-        images, targets = collate_detection([(torch.rand(3, 64, 64), two_boxes()),
-                                             (torch.rand(3, 48, 40), {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0), "image_id": 3})])
+        images, targets = collate_detection(
+            [
+                (torch.rand(3, 64, 64), two_boxes()),
+                (torch.rand(3, 48, 40), {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0), "image_id": 3}),
+            ]
+        )
     assert [tuple(i.shape) for i in images] == [(3, 64, 64), (3, 48, 40)]
     assert [len(t["boxes"]) for t in targets] == [1, 0] and targets[1]["boxes"].shape == (0, 4)
 
 
 def test_model_trains_on_an_empty_image_and_a_cleaned_degenerate_box(small_model):
     with pytest.warns(UserWarning, match="image_id 7"):
-        images, targets = collate_detection([
-            (torch.rand(3, 64, 64), two_boxes(masks=tv_tensors.Mask(torch.ones(2, 64, 64, dtype=torch.uint8)))),
-            (torch.rand(3, 64, 64), {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0), "masks": torch.zeros(0, 64, 64), "image_id": 3}),
-        ])
+        images, targets = collate_detection(
+            [
+                (torch.rand(3, 64, 64), two_boxes(masks=tv_tensors.Mask(torch.ones(2, 64, 64, dtype=torch.uint8)))),
+                (
+                    torch.rand(3, 64, 64),
+                    {
+                        "boxes": torch.zeros(0, 4),
+                        "labels": torch.zeros(0),
+                        "masks": torch.zeros(0, 64, 64),
+                        "image_id": 3,
+                    },
+                ),
+            ]
+        )
     small_model.train()
     losses = small_model(images, targets)
     assert all(torch.isfinite(v) for v in losses.values())
@@ -155,7 +212,9 @@ def test_same_generator_seed_gives_the_same_batches():
     assert run[0] == run[1]
 
 
-@pytest.mark.parametrize(("ratios", "batch_size", "message"), [([1.0], 0, "batch_size must be >= 1"), ([1.0, 0.0], 2, "width / height > 0")])
+@pytest.mark.parametrize(
+    ("ratios", "batch_size", "message"), [([1.0], 0, "batch_size must be >= 1"), ([1.0, 0.0], 2, "width / height > 0")]
+)
 def test_sampler_refuses_bad_arguments(ratios, batch_size, message):
     with pytest.raises(ValueError, match=message):
         AspectRatioBatchSampler(ratios, batch_size)

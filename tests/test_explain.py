@@ -97,7 +97,9 @@ def test_grad_cam_equals_cam_for_gap_and_fc():
     target = [3, 1]
     features = model.act(model.conv(x)).detach()  # (B, 6, 12, 12)
     cam = torch.einsum("bkhw,bk->bhw", features, model.fc.weight[target].detach()).clamp_min(0)
-    cam = (cam - cam.amin(dim=(1, 2), keepdim=True)) / (cam.amax(dim=(1, 2), keepdim=True) - cam.amin(dim=(1, 2), keepdim=True))
+    cam = (cam - cam.amin(dim=(1, 2), keepdim=True)) / (
+        cam.amax(dim=(1, 2), keepdim=True) - cam.amin(dim=(1, 2), keepdim=True)
+    )
     assert torch.allclose(grad_cam(model, x, "act", target), cam, atol=1e-5)
 
 
@@ -125,7 +127,9 @@ def test_occlusion_marks_the_region_the_class_depends_on():
     maps = occlusion(TopLeftDetector(), x, 0, patch=4, stride=4, baseline=0.0, batch_size=5)
     assert maps.shape == (2, 16, 16)
     assert torch.allclose(maps[:, :4, :4], torch.full((2, 4, 4), 0.5), atol=1e-6)  # p(class 0): ~1 -> 0.5
-    assert torch.allclose(maps[:, 4:, :], torch.zeros(2, 12, 16)) and torch.allclose(maps[:, :, 4:], torch.zeros(2, 16, 12))
+    assert torch.allclose(maps[:, 4:, :], torch.zeros(2, 12, 16)) and torch.allclose(
+        maps[:, :, 4:], torch.zeros(2, 16, 12)
+    )
     # the last patch position is flush with the border: every pixel is covered
     maps = occlusion(TopLeftDetector(), x, 0, patch=6, stride=4, baseline="mean")
     assert torch.isfinite(maps).all()
@@ -283,10 +287,9 @@ def test_randomize_weights_copies_is_seeded_and_cascades():
 
 def test_eval_mode_context_restores_on_error():
     model = small_vgg().train()
-    with pytest.raises(KeyError):
-        with eval_mode(model):
-            assert not model.training
-            raise KeyError("x")
+    with pytest.raises(KeyError), eval_mode(model):
+        assert not model.training
+        raise KeyError("x")
     assert model.training
 
 
@@ -305,8 +308,15 @@ def test_overlay_heatmap_and_show_heatmaps():
         overlay_heatmap(image, torch.rand(4, 5))
     with pytest.raises(ValueError, match="alpha"):
         overlay_heatmap(image, heat, alpha=2.0)
-    fig = show_heatmaps(torch.rand(3, 3, 8, 10), torch.rand(3, 8, 10), ["a", "b", "c"],
-                        boxes=torch.tensor([[1.0, 1, 4, 4]] * 3), mark_peak=True, ncols=2, title="t")
+    fig = show_heatmaps(
+        torch.rand(3, 3, 8, 10),
+        torch.rand(3, 8, 10),
+        ["a", "b", "c"],
+        boxes=torch.tensor([[1.0, 1, 4, 4]] * 3),
+        mark_peak=True,
+        ncols=2,
+        title="t",
+    )
     assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="one heatmap per image"):
         show_heatmaps(torch.rand(2, 3, 8, 8), torch.rand(1, 8, 8))

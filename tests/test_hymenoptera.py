@@ -1,11 +1,11 @@
 """Hymenoptera loader on a fixture folder in the real ImageFolder layout (no download)."""
 
+import fullfixtures
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-import fullfixtures
 from cvlib.data import DatasetUnavailableError
 from cvlib.data import hymenoptera as hym
 from cvlib.data.download import DatasetCorruptError, extract, sha256sum

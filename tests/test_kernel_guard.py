@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-import nbtools  # noqa: E402
+import nbtools
 
 # A slider redraw as in the lessons (cvlib.widgets, the detection threshold slider): the cell
 # clears an Output widget and draws into it, so nbclient answers each captured output with a

@@ -1,5 +1,6 @@
 """Sample-quality metrics: Fréchet distance on features, class coverage, mean confidence."""
 
+import itertools
 import math
 
 import numpy as np
@@ -9,9 +10,9 @@ import torch
 from torch import nn
 
 from cvlib.metrics import (
+    accuracy,
     class_coverage,
     class_histogram,
-    accuracy,
     classifier_features,
     frechet_distance,
     gaussian_stats,
@@ -34,7 +35,7 @@ def test_frechet_distance_grows_with_mean_shift_as_its_square():
     a = _feats()
     shifts = [0.0, 0.5, 1.0, 2.0, 4.0]
     d = [frechet_distance(a, a + s) for s in shifts]
-    assert all(x < y for x, y in zip(d, d[1:]))
+    assert all(x < y for x, y in itertools.pairwise(d))
     # A pure shift by s in all D=8 dims adds exactly ||s||^2 = 8 s^2.
     for s, value in zip(shifts, d):
         assert value == pytest.approx(8 * s * s, rel=1e-6, abs=1e-8)

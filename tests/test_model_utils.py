@@ -44,14 +44,18 @@ def test_init_weights_draws_dcgan_weights_from_n0_002():
     assert (D.main[0].bias == 0).all()  # the first conv's bias starts at 0
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Generator(nz=64, ngf=32, channels=1, img_size=28),
-    lambda: Discriminator(ndf=32, channels=1, img_size=28),
-    lambda: ConditionalGenerator(num_classes=10, nz=64, ngf=32, img_size=28),
-    lambda: ConditionalDiscriminator(num_classes=10, ndf=32, img_size=28),
-    lambda: Generator(nz=100, ngf=64, channels=3, img_size=64),
-    lambda: Discriminator(ndf=64, channels=3, img_size=64),
-], ids=["G", "D", "cG", "cD", "G64", "D64"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Generator(nz=64, ngf=32, channels=1, img_size=28),
+        lambda: Discriminator(ndf=32, channels=1, img_size=28),
+        lambda: ConditionalGenerator(num_classes=10, nz=64, ngf=32, img_size=28),
+        lambda: ConditionalDiscriminator(num_classes=10, ndf=32, img_size=28),
+        lambda: Generator(nz=100, ngf=64, channels=3, img_size=64),
+        lambda: Discriminator(ndf=64, channels=3, img_size=64),
+    ],
+    ids=["G", "D", "cG", "cD", "G64", "D64"],
+)
 def test_init_weights_equals_lesson_05s_former_recipe(make):
     """Same seed, same draws in the same order: lesson 05's networks start from the same weights as before."""
     torch.manual_seed(0)

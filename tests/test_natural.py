@@ -94,7 +94,7 @@ def test_train_and_test_crops_never_overlap(splits):
 
 
 def test_check_disjoint_catches_a_leak(splits):
-    train, test = splits
+    train, _ = splits
     leaky = NaturalPatches("test", per_class=9, size=32, classes=train.classes, seed=3)
     leaky.boxes = leaky.boxes.clone()
     leaky.boxes[0] = train.boxes[0]  # a test crop that is a training crop

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import nbtools  # noqa: E402
+import nbtools
 
 
 def bar_state(left: str, value: float, total: float, right: str, style: str = "") -> dict:
@@ -21,7 +21,10 @@ def bar_state(left: str, value: float, total: float, right: str, style: str = ""
 
 def test_a_finished_bar_is_stored_at_100_percent_with_its_timing():
     states = bar_state("epochs:\u2007100%", 3, 3, "\u20073/3\u2007[00:00&lt;00:00,\u200720.59it/s]")
-    assert nbtools.progress_text(states, "box") == "epochs: 100%|\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588| 3/3 [00:00<00:00, 20.59it/s]"
+    assert (
+        nbtools.progress_text(states, "box")
+        == "epochs: 100%|\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588| 3/3 [00:00<00:00, 20.59it/s]"
+    )
 
 
 def test_a_bar_closed_with_stale_text_shows_its_real_count():
@@ -42,11 +45,15 @@ def test_strip_volatile_rewrites_bars_drops_state_and_sets_the_installed_kernels
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")
     view = {"version_major": 2, "version_minor": 0, "model_id": "box"}
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "  0%|   | 0/3", nbtools.WIDGET_VIEW: view})]
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/plain": "  0%|   | 0/3", nbtools.WIDGET_VIEW: view})
+    ]
     cell.metadata["execution"] = {"iopub.status.busy": "now"}
     nb.cells = [cell]
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["widgets"] = {nbtools.WIDGET_STATE: {"state": bar_state("a:\u2007100%", 3, 3, "\u20073/3\u2007[00:01]")}}
+    nb.metadata["widgets"] = {
+        nbtools.WIDGET_STATE: {"state": bar_state("a:\u2007100%", 3, 3, "\u20073/3\u2007[00:01]")}
+    }
     nbtools.strip_volatile(nb)
     assert cell.outputs[0]["data"]["text/plain"] == "a: 100%|" + "\u2588" * 10 + "| 3/3 [00:01]"
     assert "widgets" not in nb.metadata and "execution" not in cell.metadata

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from nbtools import HASH_KEY, REPO_URL, source_hash  # noqa: E402
+from nbtools import HASH_KEY, REPO_URL, source_hash
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REGENERATE = "regenerate them with `make outputs NB=notebooks/{}`"
@@ -58,8 +58,8 @@ def test_lesson_contract(lesson):
     path, nb = lesson
     text = "\n".join(c.source for c in nb.cells)
     first = nb.cells[0].source
-    assert f"colab.research.google.com/github/" in first and path.name in first, "Open-in-Colab badge for this file"
-    assert re.search(r"run time", first, re.I), "the first cell states the estimated run time"
+    assert "colab.research.google.com/github/" in first and path.name in first, "Open-in-Colab badge for this file"
+    assert re.search(r"run time", first, re.IGNORECASE), "the first cell states the estimated run time"
     assert any("google.colab" in c.source for c in code_cells(nb)[:2]), "Colab setup cell"
     assert any("parameters" in c.metadata.get("tags", []) for c in code_cells(nb)), "a cell tagged `parameters`"
     assert "lesson_header(" in text

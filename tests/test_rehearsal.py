@@ -22,30 +22,45 @@ missing file, a download that does not verify) fails the test.
 import sys
 from pathlib import Path
 
+import fullfixtures
 import nbformat
 import pytest
 
-import fullfixtures
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-import nbtools  # noqa: E402
+import nbtools
 
 # The only change to each lesson: sizes, through its parameters cell.
 OVERRIDES = {
     "01_cnn_basics": {"epochs": 1, "ablation_epochs": 1},
     "02_transfer_learning": {
-        "image_size": 64, "ks": (1, 10), "seeds": 1, "scratch_size": 32, "scratch_widths": (8, 16, 32),
-        "scratch_steps": 4, "head_steps": 5, "finetune_steps": 2,
+        "image_size": 64,
+        "ks": (1, 10),
+        "seeds": 1,
+        "scratch_size": 32,
+        "scratch_widths": (8, 16, 32),
+        "scratch_steps": 4,
+        "head_steps": 5,
+        "finetune_steps": 2,
     },
     "03_detection_finetuning": {"train_images": 6, "test_images": 8, "epochs": 1, "warmup_iters": 2, "min_size": 160},
     "04_adversarial_fgsm": {"epochs": 1, "pgd_steps": 2, "photo_pgd_steps": 2},
     "05_dcgan": {
-        "gan_steps": 20, "snapshot_every": 10, "cgan_steps": 10, "classifier_epochs": 1, "n_samples": 64,
+        "gan_steps": 20,
+        "snapshot_every": 10,
+        "cgan_steps": 10,
+        "classifier_epochs": 1,
+        "n_samples": 64,
         "celeba_epochs": 1,
     },
     "06_cyclegan": {
-        "image_size": 64, "ngf": 8, "n_blocks": 1, "ndf": 8, "steps": 4, "clf_widths": (8, 16), "clf_epochs": 1,
+        "image_size": 64,
+        "ngf": 8,
+        "n_blocks": 1,
+        "ndf": 8,
+        "steps": 4,
+        "clf_widths": (8, 16),
+        "clf_epochs": 1,
         "style_size": 64,
     },
     "07_gradcam": {"train_scenes": 64, "test_scenes": 32, "epochs": 1, "occlusion_scenes": 4, "tsne_points": 40},

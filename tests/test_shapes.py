@@ -20,7 +20,9 @@ def test_scenes_are_deterministic_and_masks_exact():
     a, b = generate_scenes(6, seed=3), generate_scenes(6, seed=3)
     c = generate_scenes(6, seed=4)
     for s, t in zip(a, b):
-        assert np.array_equal(s.image, t.image) and np.array_equal(s.masks, t.masks) and np.array_equal(s.labels, t.labels)
+        assert (
+            np.array_equal(s.image, t.image) and np.array_equal(s.masks, t.masks) and np.array_equal(s.labels, t.labels)
+        )
     assert not all(np.array_equal(s.image, t.image) for s, t in zip(a, c))
     for s in a:
         assert s.image.shape == (128, 128, 3) and s.image.dtype == np.uint8
@@ -71,7 +73,9 @@ def test_dataset_to_coco_lists_every_instance_with_shape_categories():
     coco = ds.to_coco()
     assert coco["categories"] == [{"id": k + 1, "name": n, "supercategory": "shape"} for k, n in enumerate(CLASSES)]
     assert len(coco["annotations"]) == sum(len(s.labels) for s in ds.scenes)
-    assert [a["area"] for a in coco["annotations"] if a["image_id"] == 0] == [float(m.sum()) for m in ds.scenes[0].masks]
+    assert [a["area"] for a in coco["annotations"] if a["image_id"] == 0] == [
+        float(m.sum()) for m in ds.scenes[0].masks
+    ]
 
 
 def test_shapes_written_as_coco_read_back_exactly(tmp_path):

@@ -57,7 +57,9 @@ def test_viz_returns_titled_figures_with_labelled_axes():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0] == "0 (0)" and titles[1] == "0 (1)"
 
-    fig = plot_history({"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "train_acc": [0.5, 0.8], "val_acc": [0.4, 0.7]})
+    fig = plot_history(
+        {"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "train_acc": [0.5, 0.8], "val_acc": [0.4, 0.7]}
+    )
     assert [ax.get_xlabel() for ax in fig.axes] == ["epoch", "epoch"] and fig.axes[1].get_ylabel() == "accuracy"
 
     fig = plot_confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], class_names=["a", "b", "c"])

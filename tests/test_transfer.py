@@ -142,7 +142,9 @@ def test_distillation_loss_known_values():
     mixed = distillation_loss(student, teacher, torch.tensor([0, -1]), temperature=t, alpha=0.5)
     expected = 0.5 * kl + 0.5 * F.cross_entropy(student[:1], labels[:1])
     assert torch.isclose(mixed, expected, atol=1e-6)
-    assert torch.isclose(distillation_loss(student, teacher, torch.tensor([-1, -1]), temperature=t, alpha=0.5), 0.5 * kl)
+    assert torch.isclose(
+        distillation_loss(student, teacher, torch.tensor([-1, -1]), temperature=t, alpha=0.5), 0.5 * kl
+    )
 
 
 def test_distillation_gradient_flows_to_student_only():

@@ -24,7 +24,11 @@ GOOD = torch.rand(2, 3, 8, 8)
         (torch.rand(2, 1, 8, 8), {"channels": 3}, r"must have 3 channel.*in_channels=1"),
         (torch.rand(0, 3, 8, 8), {}, "empty batch"),
         (torch.rand(2, 3, 4, 4), {"min_size": 8}, "at least 8x8 pixels"),
-        (torch.zeros(2, 3, 8, 8, dtype=torch.uint8), {}, r"must be float, got torch.uint8: convert with x.float\(\) / 255"),
+        (
+            torch.zeros(2, 3, 8, 8, dtype=torch.uint8),
+            {},
+            r"must be float, got torch.uint8: convert with x.float\(\) / 255",
+        ),
         (GOOD * 255, {"unit_range": True}, "looks like 0-255 pixels, divide by 255"),
         (GOOD - 0.5, {"unit_range": True}, r"must be pixels in \[0, 1\].*before normalisation"),
         (GOOD * 1.5, {"unit_range": True}, r"must be pixels in \[0, 1\]"),

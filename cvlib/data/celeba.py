@@ -102,7 +102,8 @@ class CelebAFaces(Dataset):
                     f"split={split!r} needs {partition} (CelebA's official split): download it, or use split='all'."
                 )
             wanted = {
-                name for name, part in (line.split() for line in partition.read_text().splitlines() if line.strip())
+                name
+                for name, part in (line.split() for line in partition.read_text().splitlines() if line.strip())
                 if int(part) == SPLITS[split]
             }
             files = [f for f in files if f in wanted]

@@ -55,7 +55,9 @@ def encode_mask(mask: np.ndarray | torch.Tensor) -> dict:
     """
     mask = mask.numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if mask.ndim != 2:
-        raise ValueError(f"encode_mask needs one (H, W) mask, got shape {mask.shape}; encode the masks of (N, H, W) one by one.")
+        raise ValueError(
+            f"encode_mask needs one (H, W) mask, got shape {mask.shape}; encode the masks of (N, H, W) one by one."
+        )
     rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
@@ -100,7 +102,9 @@ def masks_to_boxes_exclusive(masks: np.ndarray | torch.Tensor) -> torch.Tensor:
     return boxes
 
 
-def instance_sample(image: np.ndarray, masks: np.ndarray, labels: np.ndarray, image_id: int) -> tuple[tv_tensors.Image, dict]:
+def instance_sample(
+    image: np.ndarray, masks: np.ndarray, labels: np.ndarray, image_id: int
+) -> tuple[tv_tensors.Image, dict]:
     """An ``(H, W, 3)`` uint8 image, its ``(N, H, W)`` bool instance masks and ``(N,)`` labels -> ``(image, target)``.
 
     Returns:
@@ -138,10 +142,14 @@ def _sample_size(sample: Mapping[str, Any]) -> tuple[int, int]:
     if "image" in sample:
         h, w = np.asarray(sample["image"]).shape[:2]
         return int(h), int(w)
-    raise ValueError(f"sample of image_id {sample.get('image_id', '?')} has no 'height'/'width' (nor 'image'): add the image size.")
+    raise ValueError(
+        f"sample of image_id {sample.get('image_id', '?')} has no 'height'/'width' (nor 'image'): add the image size."
+    )
 
 
-def coco_instances(samples: Iterable[Mapping[str, Any]], class_names: Sequence[str], supercategory: str | None = None) -> dict:
+def coco_instances(
+    samples: Iterable[Mapping[str, Any]], class_names: Sequence[str], supercategory: str | None = None
+) -> dict:
     """Samples (see the module docstring) -> a COCO ``instances`` dictionary: the one ground-truth builder.
 
     Each annotation gets an id from 1 (pycocotools treats id 0 as "no match"), the sample's
@@ -153,7 +161,9 @@ def coco_instances(samples: Iterable[Mapping[str, Any]], class_names: Sequence[s
         ValueError: an image id occurs twice, a label is outside ``1..len(class_names)``, boxes are not
             ``(N, 4)``, or masks/labels/boxes differ in number or masks differ from the image size.
     """
-    images, annotations, seen = [], [], set()
+    images: list[dict] = []
+    annotations: list[dict] = []
+    seen: set[int] = set()
     for sample in samples:
         image_id = int(sample["image_id"])
         where = f"image_id {image_id}"
@@ -176,13 +186,17 @@ def coco_instances(samples: Iterable[Mapping[str, Any]], class_names: Sequence[s
             raise ValueError(f"{where}: {len(boxes)} boxes but {len(labels)} labels; give one label per box.")
         bad = [lab for lab in labels if not 1 <= int(lab) <= len(class_names)]
         if bad:
-            raise ValueError(f"{where}: label {bad[0]} is not a class 1..{len(class_names)} of {list(class_names)} (0 is the background).")
+            raise ValueError(
+                f"{where}: label {bad[0]} is not a class 1..{len(class_names)} of {list(class_names)} (0 is the background)."
+            )
         masks = sample.get("masks")
         if masks is not None:
             masks = torch.as_tensor(masks).as_subclass(torch.Tensor)
             if len(masks) != len(labels) or (len(masks) and tuple(masks.shape[-2:]) != (h, w)):
-                raise ValueError(f"{where}: masks are {tuple(masks.shape)} for {len(labels)} objects in a {h}x{w} image; "
-                                 f"give ({len(labels)}, {h}, {w}) masks.")
+                raise ValueError(
+                    f"{where}: masks are {tuple(masks.shape)} for {len(labels)} objects in a {h}x{w} image; "
+                    f"give ({len(labels)}, {h}, {w}) masks."
+                )
         for k, (box, label) in enumerate(zip(boxes.tolist(), labels)):
             x1, y1, x2, y2 = box
             ann: dict[str, Any] = {"id": len(annotations) + 1, "image_id": image_id, "category_id": int(label)}
@@ -201,8 +215,12 @@ def coco_instances(samples: Iterable[Mapping[str, Any]], class_names: Sequence[s
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
-def write_coco(samples: Sequence[Mapping[str, Any]], folder: str | Path, class_names: Sequence[str],
-               supercategory: str | None = None) -> Path:
+def write_coco(
+    samples: Sequence[Mapping[str, Any]],
+    folder: str | Path,
+    class_names: Sequence[str],
+    supercategory: str | None = None,
+) -> Path:
     """Write ``folder/images/*.png`` and ``folder/annotations.json`` (COCO instances); return the JSON path.
 
     Every sample needs an ``"image"`` ``(H, W, 3)`` uint8 array; its PNG is named by ``"file_name"``
@@ -215,7 +233,9 @@ def write_coco(samples: Sequence[Mapping[str, Any]], folder: str | Path, class_n
     named = []
     for s in samples:
         if "image" not in s:
-            raise ValueError(f"sample of image_id {s.get('image_id', '?')} has no 'image': write_coco needs the (H, W, 3) uint8 pixels.")
+            raise ValueError(
+                f"sample of image_id {s.get('image_id', '?')} has no 'image': write_coco needs the (H, W, 3) uint8 pixels."
+            )
         named.append({**s, "file_name": s.get("file_name") or f"{int(s['image_id']):05d}.png"})
     coco = coco_instances(named, class_names, supercategory)
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -261,7 +281,9 @@ class CocoInstances(Dataset):
     def __init__(self, image_dir: str | Path, ann_file: str | Path, transforms: Callable | None = None) -> None:
         self.image_dir, self.ann_file = Path(image_dir), Path(ann_file)
         if not self.ann_file.is_file():
-            raise FileNotFoundError(f"COCO annotation file {self.ann_file} does not exist: write it first (write_coco).")
+            raise FileNotFoundError(
+                f"COCO annotation file {self.ann_file} does not exist: write it first (write_coco)."
+            )
         self.coco = load_coco_api(self.ann_file)
         self.ids = sorted(self.coco.imgs)
         self.classes = [c["name"] for c in sorted(self.coco.dataset["categories"], key=lambda c: c["id"])]
@@ -288,7 +310,11 @@ class CocoInstances(Dataset):
                 raise ValueError(f"{path} is {h}x{w} but {self.ann_file} says {info['height']}x{info['width']}.")
             anns = [a for a in self.coco.imgToAnns[info["id"]] if not a.get("iscrowd", 0)]
             try:
-                masks = np.stack([decode_mask(a["segmentation"], h, w) for a in anns]) if anns else np.zeros((0, h, w), bool)
+                masks = (
+                    np.stack([decode_mask(a["segmentation"], h, w) for a in anns])
+                    if anns
+                    else np.zeros((0, h, w), bool)
+                )
             except ValueError as err:
                 raise ValueError(f"{path}: {err}") from err
             labels = np.array([a["category_id"] for a in anns], dtype=np.int64)

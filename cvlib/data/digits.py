@@ -8,7 +8,7 @@ Images are upsampled to ``size`` x ``size`` so the same models serve MNIST-sized
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

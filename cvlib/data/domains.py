@@ -192,7 +192,9 @@ class DomainImages(Dataset):
     ``transform`` (optional) is applied to each image tensor.
     """
 
-    def __init__(self, images: torch.Tensor, domain: int, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self, images: torch.Tensor, domain: int, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> None:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images (N, 3, H, W), got {tuple(images.shape)}.")
         if domain not in (0, 1):

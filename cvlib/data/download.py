@@ -18,8 +18,8 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tqdm.auto import tqdm
 
@@ -95,9 +95,13 @@ def download(url: str, dest: Path, sha256: str | None, *, md5: str | None = None
     if total is not None and part.stat().st_size != total:
         size = part.stat().st_size
         part.unlink()
-        raise OSError(f"download of {url} was cut short ({size} of {total} bytes); the partial file was removed: try again.")
+        raise OSError(
+            f"download of {url} was cut short ({size} of {total} bytes); the partial file was removed: try again."
+        )
     if sha256 is None and md5 is None:
-        print(f"{dest.name}: sha256 {sha256sum(part)} (no published checksum: the extracted files are verified instead)")
+        print(
+            f"{dest.name}: sha256 {sha256sum(part)} (no published checksum: the extracted files are verified instead)"
+        )
     elif not _checksum_ok(part, sha256, md5):
         kind, expected, actual = ("sha256", sha256, sha256sum(part)) if sha256 else ("md5", md5, _digest(part, "md5"))
         part.unlink()
@@ -174,7 +178,7 @@ def download_and_extract(
         extract(archive, folder.parent)
         if verify is not None:
             verify(folder)
-    except Exception as err:  # noqa: BLE001  (zip/tar/zlib errors, EOF, or a failed verification)
+    except Exception as err:
         shutil.rmtree(folder, ignore_errors=True)
         archive.unlink(missing_ok=True)
         first = (str(err).strip().splitlines() or [""])[0]
@@ -184,4 +188,3 @@ def download_and_extract(
             f"were removed: run again to download it afresh. {how}"
         ) from err
     return folder
-

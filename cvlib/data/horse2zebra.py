@@ -39,11 +39,17 @@ def gan_transform(size: int, train: bool) -> v2.Compose:
     (resize to 1.12x, random crop, horizontal flip)."""
     if not train:
         return center_square(size, minus_one_one=True)
-    return v2.Compose([
-        v2.ToImage(), v2.RGB(),
-        v2.Resize(round(size * 1.12), antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip(),
-        v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.5] * 3, [0.5] * 3),
-    ])
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.RGB(),
+            v2.Resize(round(size * 1.12), antialias=True),
+            v2.RandomCrop(size),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([0.5] * 3, [0.5] * 3),
+        ]
+    )
 
 
 class DomainFolder(Dataset):
@@ -60,9 +66,15 @@ class DomainFolder(Dataset):
         self.folder = Path(folder)
         if domain not in (0, 1):
             raise ValueError(f"domain must be 0 (A) or 1 (B), got {domain!r}.")
-        files = sorted(p for p in self.folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if self.folder.is_dir() else []
+        files = (
+            sorted(p for p in self.folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if self.folder.is_dir()
+            else []
+        )
         if not files:
-            raise FileNotFoundError(f"no images (*.jpg, *.png) in {self.folder}: check the dataset folder or download it again.")
+            raise FileNotFoundError(
+                f"no images (*.jpg, *.png) in {self.folder}: check the dataset folder or download it again."
+            )
         self.files, self.domain = files, domain
         self.transform = transform or gan_transform(256, train=False)
 
@@ -111,5 +123,9 @@ def horse2zebra(
         download_and_extract(url, folder, sha256, name="horse2zebra", how=how, archive_name="horse2zebra.zip")
         missing = [f for f in HORSE2ZEBRA_FOLDERS if not (folder / f).is_dir()]
         if missing:
-            raise unavailable("horse2zebra", folder, how, FileNotFoundError(f"the archive has no {', '.join(missing)} folder"))
-    return DomainFolder(folder / f"{split}{domain}", 0 if domain == "A" else 1, transform or gan_transform(size, train=split == "train"))
+            raise unavailable(
+                "horse2zebra", folder, how, FileNotFoundError(f"the archive has no {', '.join(missing)} folder")
+            )
+    return DomainFolder(
+        folder / f"{split}{domain}", 0 if domain == "A" else 1, transform or gan_transform(size, train=split == "train")
+    )

@@ -17,8 +17,8 @@ tensor of equally sized images, which is what the lesson's regimes train on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image
@@ -91,7 +91,7 @@ def verify_folder(folder: Path) -> None:
                 try:
                     with Image.open(path) as im:
                         im.verify()
-                except Exception as err:  # noqa: BLE001  (PIL raises several types)
+                except Exception as err:
                     raise ValueError(f"{path} is not a readable image ({type(err).__name__})") from err
 
 

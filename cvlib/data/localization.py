@@ -19,11 +19,13 @@ image, no instance masks per class, small (64 px) images meant for classificatio
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from cvlib.data.coco import masks_to_boxes_exclusive
 
 CLASSES: tuple[str, ...] = ("ring", "plus", "cross", "checker")
 
@@ -123,8 +125,7 @@ def render_scene(
         patch[obj & dark] = colour * 0.2
     mask = np.zeros((size, size), dtype=bool)
     mask[top : top + side, left : left + side] = obj
-    rows, cols = np.nonzero(mask)
-    box = np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=np.float32)
+    box = masks_to_boxes_exclusive(mask[None])[0].numpy()  # (x1, y1, x2, y2), x2/y2 exclusive, float32
     return np.clip(image, 0.0, 1.0).astype(np.float32), box, mask
 
 

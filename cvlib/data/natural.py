@@ -22,8 +22,8 @@ half-open: rows ``top <= r < bottom``, columns ``left <= c < right``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -148,9 +148,7 @@ def box_inside(inner: Box, outer: Box) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
-def sample_boxes(
-    cells: Sequence[Box], n: int, scale: tuple[float, float], rng: np.random.Generator
-) -> list[Box]:
+def sample_boxes(cells: Sequence[Box], n: int, scale: tuple[float, float], rng: np.random.Generator) -> list[Box]:
     """``n`` random square boxes, each inside one of ``cells`` (cells are picked in turn).
 
     The side of a box is ``scale`` (a range, fractions in (0, 1]) times the shorter
@@ -164,7 +162,7 @@ def sample_boxes(
     for k in range(n):
         top, left, bottom, right = cells[order[k % len(cells)]]
         short = min(bottom - top, right - left)
-        side = max(1, int(round(short * rng.uniform(lo, hi))))
+        side = max(1, round(short * rng.uniform(lo, hi)))
         y = top + int(rng.integers(0, bottom - top - side + 1))
         x = left + int(rng.integers(0, right - left - side + 1))
         boxes.append((y, x, y + side, x + side))

@@ -54,14 +54,18 @@ class PennFudanDataset(Dataset):
         self.root = Path(root)
         for sub in ("PNGImages", "PedMasks"):
             if not (self.root / sub).is_dir():
-                raise FileNotFoundError(f"{self.root / sub} is missing: {self.root} must hold PNGImages/ and PedMasks/.")
+                raise FileNotFoundError(
+                    f"{self.root / sub} is missing: {self.root} must hold PNGImages/ and PedMasks/."
+                )
         self.images = sorted((self.root / "PNGImages").glob("*.png"))
         if not self.images:
             raise FileNotFoundError(f"no .png images in {self.root / 'PNGImages'}.")
         self.masks = [self.root / "PedMasks" / f"{p.stem}_mask.png" for p in self.images]
         missing = [m.name for m in self.masks if not m.is_file()]
         if missing:
-            raise FileNotFoundError(f"{len(missing)} image(s) have no mask in {self.root / 'PedMasks'} (e.g. {missing[0]}).")
+            raise FileNotFoundError(
+                f"{len(missing)} image(s) have no mask in {self.root / 'PedMasks'} (e.g. {missing[0]})."
+            )
         self.transforms = transforms
 
     def __len__(self) -> int:
@@ -98,6 +102,11 @@ class PennFudanDataset(Dataset):
         return image, target
 
 
+def _verify_layout(folder: Path) -> None:
+    """Raise unless ``folder`` holds ``PNGImages/`` and, for every image, its mask in ``PedMasks/``."""
+    PennFudanDataset(folder)
+
+
 def pennfudan(
     root: str | Path | None = None,
     download: bool = True,
@@ -122,6 +131,14 @@ def pennfudan(
     if not ((folder / "PNGImages").is_dir() and (folder / "PedMasks").is_dir()):
         if not download:
             raise unavailable("Penn-Fudan", folder, how)
-        download_and_extract(url, folder, None, md5=md5, name="Penn-Fudan", how=how,
-                             archive_name="PennFudanPed.zip", verify=PennFudanDataset)
+        download_and_extract(
+            url,
+            folder,
+            None,
+            md5=md5,
+            name="Penn-Fudan",
+            how=how,
+            archive_name="PennFudanPed.zip",
+            verify=_verify_layout,
+        )
     return PennFudanDataset(folder, transforms=transforms)

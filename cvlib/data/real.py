@@ -58,7 +58,9 @@ def torchvision_dataset(
     cls, folder = TORCHVISION_DATASETS[key]
     root = Path(root) if root is not None else data_dir()
     try:
-        return cls(root=str(root), train=(split == "train"), transform=transform or to_tensor_transform(), download=download)
+        return cls(
+            root=str(root), train=(split == "train"), transform=transform or to_tensor_transform(), download=download
+        )
     except (urllib.error.URLError, OSError, RuntimeError) as err:
         raise unavailable(
             cls.__name__,

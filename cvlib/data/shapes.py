@@ -221,8 +221,16 @@ def scene_samples(scenes: Sequence[Scene]) -> list[dict]:
     "boxes" (N, 4) float32 (x2/y2 exclusive), "masks" (N, H, W) bool, "labels" (N,) int64}``.
     """
     return [
-        {"image_id": i, "file_name": f"{i:05d}.png", "image": s.image, "height": s.image.shape[0], "width": s.image.shape[1],
-         "boxes": s.boxes, "masks": s.masks, "labels": s.labels}
+        {
+            "image_id": i,
+            "file_name": f"{i:05d}.png",
+            "image": s.image,
+            "height": s.image.shape[0],
+            "width": s.image.shape[1],
+            "boxes": s.boxes,
+            "masks": s.masks,
+            "labels": s.labels,
+        }
         for i, s in enumerate(scenes)
     ]
 

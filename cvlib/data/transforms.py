@@ -13,8 +13,12 @@ def center_square(size: int, resize: int | None = None, *, minus_one_one: bool =
     """PIL image -> ``(3, size, size)`` float32: RGB, shorter side to ``resize`` (default ``size``),
     the centre square; values in [0, 1], or in [-1, 1] with ``minus_one_one`` (what a tanh GAN
     generator produces)."""
-    if not (isinstance(size, int) and size >= 1) or (resize is not None and not (isinstance(resize, int) and resize >= size)):
-        raise ValueError(f"size must be a positive int and resize an int >= size (or None), got size={size!r}, resize={resize!r}.")
+    if not (isinstance(size, int) and size >= 1) or (
+        resize is not None and not (isinstance(resize, int) and resize >= size)
+    ):
+        raise ValueError(
+            f"size must be a positive int and resize an int >= size (or None), got size={size!r}, resize={resize!r}."
+        )
     steps: list = [
         v2.ToImage(),
         v2.RGB(),

@@ -9,7 +9,7 @@ Used by lesson 03 (``notebooks/03_detection_finetuning.ipynb``). Module map:
   caught with a clear message before torchvision), :class:`AspectRatioBatchSampler`, :func:`aspect_ratios`;
 - :mod:`cvlib.detection.engine` -- :func:`warmup_cosine` (torch's ``SequentialLR``: linear warm-up, then
   cosine), :func:`train_one_epoch` ``(model, loader, optimizer, *, device=None, ...)``;
-- :mod:`cvlib.detection.evaluation` -- :func:`predict`, :func:`coco_from_dataset`, :func:`to_coco_results`,
+- :mod:`cvlib.detection.evaluation` -- :func:`detect`, :func:`coco_from_dataset`, :func:`to_coco_results`,
   :func:`coco_evaluate`, :func:`evaluate_coco` (COCO AP and AR with ``pycocotools``), :func:`format_ap_table`;
 - :mod:`cvlib.detection.drawing` -- :data:`PALETTE`, :func:`class_color`, :func:`draw_detections`,
   :func:`show_detections`, :func:`threshold_explorer`.
@@ -32,9 +32,9 @@ from cvlib.detection.evaluation import (
     IOU_TYPES,
     coco_evaluate,
     coco_from_dataset,
+    detect,
     evaluate_coco,
     format_ap_table,
-    predict,
     to_coco_results,
 )
 from cvlib.detection.targets import (
@@ -58,11 +58,11 @@ __all__ = [
     "coco_evaluate",
     "coco_from_dataset",
     "collate_detection",
+    "detect",
     "detection_transforms",
     "draw_detections",
     "evaluate_coco",
     "format_ap_table",
-    "predict",
     "show_detections",
     "threshold_explorer",
     "to_coco_results",

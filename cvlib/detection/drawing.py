@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib import font_manager
 from matplotlib.figure import Figure
@@ -71,14 +70,18 @@ def draw_detections(
     if masks is not None:
         counts["masks"] = len(masks)
         if len(masks) and tuple(torch.as_tensor(masks).shape[-2:]) != tuple(img.shape[-2:]):
-            raise ValueError(f"masks are {tuple(torch.as_tensor(masks).shape)} but the image is {tuple(img.shape[-2:])}: "
-                             "give (N, H, W) masks of the image's size.")
+            raise ValueError(
+                f"masks are {tuple(torch.as_tensor(masks).shape)} but the image is {tuple(img.shape[-2:])}: "
+                "give (N, H, W) masks of the image's size."
+            )
     if scores is not None:
         counts["scores"] = len(torch.as_tensor(scores).reshape(-1))
     if len(set(counts.values())) > 1:
         raise ValueError(f"one box, label, mask and score per object, got {counts}.")
     if scale != 1:
-        img = v2.functional.resize(img, [img.shape[-2] * scale, img.shape[-1] * scale], interpolation=v2.InterpolationMode.NEAREST)
+        img = v2.functional.resize(
+            img, [img.shape[-2] * scale, img.shape[-1] * scale], interpolation=v2.InterpolationMode.NEAREST
+        )
         boxes = boxes * scale
         if masks is not None:
             masks = torch.as_tensor(masks).repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
@@ -91,8 +94,17 @@ def draw_detections(
             names = [f"{n} {float(s):.2f}" for n, s in zip(names, torch.as_tensor(scores).tolist())]
         if captions:
             font = font_manager.findfont("DejaVu Sans")
-            img = draw_bounding_boxes(img, boxes, labels=names, colors=colors, width=width, font=font,
-                                      font_size=font_size or 6 * scale, label_colors="white", fill_labels=True)
+            img = draw_bounding_boxes(
+                img,
+                boxes,
+                labels=names,
+                colors=colors,
+                width=width,
+                font=font,
+                font_size=font_size or 6 * scale,
+                label_colors="white",
+                fill_labels=True,
+            )
         else:
             img = draw_bounding_boxes(img, boxes, colors=colors, width=width)
     return img
@@ -119,15 +131,26 @@ def show_detections(
         ValueError: images, predictions (and targets) differ in number, or there are no images.
     """
     if not len(images) or len(predictions) != len(images) or (targets is not None and len(targets) != len(images)):
-        raise ValueError(f"show_detections needs one prediction (and target) per image, got {len(images)} images, "
-                         f"{len(predictions)} predictions" + ("" if targets is None else f", {len(targets)} targets") + ".")
+        raise ValueError(
+            f"show_detections needs one prediction (and target) per image, got {len(images)} images, "
+            f"{len(predictions)} predictions" + ("" if targets is None else f", {len(targets)} targets") + "."
+        )
     fig, axes = panel_grid(len(images), ncols, size, min_width=0.0, extra_height=0.5, layout="constrained")
     for k, ax in enumerate(axes):
         p = predictions[k]
-        keep = torch.ones(len(p["labels"]), dtype=torch.bool) if score_threshold is None else p["scores"] >= score_threshold
+        keep = (
+            torch.ones(len(p["labels"]), dtype=torch.bool)
+            if score_threshold is None
+            else p["scores"] >= score_threshold
+        )
         pic = draw_detections(
-            images[k], p["boxes"][keep], p["labels"][keep], p["masks"][keep] if "masks" in p else None,
-            None if score_threshold is None else p["scores"][keep], class_names, scale=scale,
+            images[k],
+            p["boxes"][keep],
+            p["labels"][keep],
+            p["masks"][keep] if "masks" in p else None,
+            None if score_threshold is None else p["scores"][keep],
+            class_names,
+            scale=scale,
         )
         ax.imshow(pic.permute(1, 2, 0).numpy())
         count = int(keep.sum())
@@ -154,15 +177,12 @@ def threshold_explorer(
     """
     import ipywidgets as widgets
 
-    slider = widgets.FloatSlider(value=0.5, min=0.0, max=0.99, step=0.05, description="score ≥", continuous_update=False)
-    out = widgets.Output()
+    from cvlib.widgets import explorer
 
-    def redraw(_=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            show_detections(images, predictions, class_names, targets, slider.value, ncols=ncols)
-            plt.show()
-
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, out])
+    slider = widgets.FloatSlider(
+        value=0.5, min=0.0, max=0.99, step=0.05, description="score ≥", continuous_update=False
+    )
+    # controls + live figure + a static copy of the first view (cvlib.widgets.explorer)
+    return explorer(
+        [[slider]], lambda: show_detections(images, predictions, class_names, targets, slider.value, ncols=ncols)
+    )

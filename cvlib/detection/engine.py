@@ -32,9 +32,13 @@ def warmup_cosine(
         ValueError: not ``0 <= warmup_iters <= total_iters``, ``total_iters < 1``, or ``warmup_factor`` outside (0, 1].
     """
     if total_iters < 1 or not 0 <= warmup_iters <= total_iters:
-        raise ValueError(f"need 0 <= warmup_iters <= total_iters and total_iters >= 1, got {warmup_iters}, {total_iters}.")
+        raise ValueError(
+            f"need 0 <= warmup_iters <= total_iters and total_iters >= 1, got {warmup_iters}, {total_iters}."
+        )
     if not 0 < warmup_factor <= 1:
-        raise ValueError(f"warmup_factor is the starting fraction of the learning rate: give a value in (0, 1], got {warmup_factor}.")
+        raise ValueError(
+            f"warmup_factor is the starting fraction of the learning rate: give a value in (0, 1], got {warmup_factor}."
+        )
     warmup = LinearLR(optimizer, start_factor=warmup_factor, end_factor=1.0, total_iters=warmup_iters)
     cosine = CosineAnnealingLR(optimizer, T_max=max(1, total_iters - warmup_iters), eta_min=0.0)
     return SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_iters])
@@ -95,8 +99,12 @@ def train_one_epoch(
             sums[k] += v.item()
         sums["loss"] += loss.item()
         if log is not None:
-            log.append({"loss": loss.item(), **{k: v.item() for k, v in losses.items()}, "lr": optimizer.param_groups[0]["lr"]})
+            log.append(
+                {"loss": loss.item(), **{k: v.item() for k, v in losses.items()}, "lr": optimizer.param_groups[0]["lr"]}
+            )
         bar.set_postfix(loss=f"{sums['loss'] / n:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
     if n == 0:
-        raise ValueError("train_one_epoch got an empty loader (no batch): check the dataset length and the batch sampler.")
+        raise ValueError(
+            "train_one_epoch got an empty loader (no batch): check the dataset length and the batch sampler."
+        )
     return {k: v / n for k, v in sums.items()}

@@ -1,4 +1,4 @@
-"""Detection inference and COCO evaluation (lesson 03): predict, ground truth, results, COCOeval, AP table.
+"""Detection inference and COCO evaluation (lesson 03): detect, ground truth, results, COCOeval, AP table.
 
 Part of :mod:`cvlib.detection`, used by lesson 03 (Mask R-CNN fine-tuning). The COCO format itself
 (RLE masks, the ground-truth builder, the box convention) is :mod:`cvlib.data.coco`.
@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from cvlib.data.coco import coco_instances, encode_mask, load_coco_api
+from cvlib.detection.targets import dataset_length
 from cvlib.models.utils import resolve_device
 
 IOU_TYPES = ("bbox", "segm")
@@ -31,7 +32,7 @@ AR_NAMES = ("AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large")
 
 
 @torch.no_grad()
-def predict(
+def detect(
     model: nn.Module,
     images: Sequence[torch.Tensor] | torch.Tensor,
     *,
@@ -55,14 +56,16 @@ def predict(
     if isinstance(images, torch.Tensor) and images.ndim == 3:
         images = [images]
     if len(images) == 0:
-        raise ValueError("predict got no images: pass a (3, H, W) float tensor in [0, 1] or a list of them.")
+        raise ValueError("detect got no images: pass a (3, H, W) float tensor in [0, 1] or a list of them.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     for k, img in enumerate(images):
         img = torch.as_tensor(img)
         if img.ndim != 3 or img.shape[0] != 3 or not img.is_floating_point():
-            raise ValueError(f"image {k} is {tuple(img.shape)} {img.dtype}: predict needs (3, H, W) float in [0, 1] "
-                             "(use v2.ToDtype(torch.float32, scale=True)).")
+            raise ValueError(
+                f"image {k} is {tuple(img.shape)} {img.dtype}: detect needs (3, H, W) float in [0, 1] "
+                "(use v2.ToDtype(torch.float32, scale=True))."
+            )
     device = resolve_device(model, device)
     model.eval()
     out: list[dict[str, torch.Tensor]] = []
@@ -89,11 +92,11 @@ def coco_from_dataset(dataset: Dataset, class_names: Sequence[str], progress: bo
     Raises:
         ValueError: the dataset is empty (and what ``coco_instances`` raises: repeated image ids, bad labels).
     """
-    if len(dataset) == 0:
+    if dataset_length(dataset) == 0:
         raise ValueError("coco_from_dataset got an empty dataset: there is no ground truth to build.")
 
     def samples():
-        for i in tqdm(range(len(dataset)), desc="ground truth", leave=False, disable=not progress):
+        for i in tqdm(range(dataset_length(dataset)), desc="ground truth", leave=False, disable=not progress):
             image, target = dataset[i]
             h, w = image.shape[-2:]
             yield {**target, "image_id": int(target.get("image_id", i)), "height": int(h), "width": int(w)}
@@ -102,7 +105,7 @@ def coco_from_dataset(dataset: Dataset, class_names: Sequence[str], progress: bo
 
 
 def to_coco_results(predictions: Sequence[Mapping[str, torch.Tensor]], image_ids: Sequence[int]) -> list[dict]:
-    """Predictions (as from :func:`predict`) -> COCO result entries, one per detection.
+    """Predictions (as from :func:`detect`) -> COCO result entries, one per detection.
 
     Each entry has ``image_id``, ``category_id`` (the label), ``bbox`` ``[x, y, w, h]``, ``score`` and, when the
     prediction has ``masks``, ``segmentation`` (compressed RLE). :func:`coco_evaluate` gives each IoU type
@@ -112,14 +115,21 @@ def to_coco_results(predictions: Sequence[Mapping[str, torch.Tensor]], image_ids
         ValueError: ``predictions`` and ``image_ids`` differ in length.
     """
     if len(predictions) != len(image_ids):
-        raise ValueError(f"{len(predictions)} predictions but {len(image_ids)} image ids: give one image id per prediction.")
+        raise ValueError(
+            f"{len(predictions)} predictions but {len(image_ids)} image ids: give one image id per prediction."
+        )
     results = []
     for pred, image_id in zip(predictions, image_ids):
         boxes = torch.as_tensor(pred["boxes"]).tolist()
         masks = pred.get("masks")
         for k, (box, label, score) in enumerate(zip(boxes, pred["labels"].tolist(), pred["scores"].tolist())):
             x1, y1, x2, y2 = box
-            entry = {"image_id": int(image_id), "category_id": int(label), "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)}
+            entry = {
+                "image_id": int(image_id),
+                "category_id": int(label),
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "score": float(score),
+            }
             if masks is not None:
                 entry["segmentation"] = encode_mask(masks[k])
             results.append(entry)
@@ -131,8 +141,10 @@ def _results_for(results: Sequence[Mapping[str, Any]], iou_type: str) -> list[di
     key, other = ("bbox", "segmentation") if iou_type == "bbox" else ("segmentation", "bbox")
     missing = sum(key not in r for r in results)
     if missing:
-        raise ValueError(f"{missing} of {len(results)} results have no '{key}' for iou_type {iou_type!r}: "
-                         f"evaluate {'masks' if key == 'segmentation' else 'boxes'} only with results that carry them.")
+        raise ValueError(
+            f"{missing} of {len(results)} results have no '{key}' for iou_type {iou_type!r}: "
+            f"evaluate {'masks' if key == 'segmentation' else 'boxes'} only with results that carry them."
+        )
     return [{k: v for k, v in r.items() if k != other} for r in results]
 
 
@@ -172,12 +184,18 @@ def coco_evaluate(
     gt = load_coco_api(copy.deepcopy(dataset))  # COCOeval adds keys to the ground truth's annotations
     unknown = sorted({int(r["image_id"]) for r in results} - set(gt.getImgIds()))
     if unknown:
-        raise ValueError(f"results name image_id {unknown[0]}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-                         + " that is not in the ground truth: use the dataset's target['image_id'] for each prediction.")
+        raise ValueError(
+            f"results name image_id {unknown[0]}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            + " that is not in the ground truth: use the dataset's target['image_id'] for each prediction."
+        )
     background = sum(int(r["category_id"]) == 0 for r in results)
     if background:
-        warnings.warn(f"{background} detection(s) have category_id 0, the background: COCO counts them as no class; "
-                      "object labels are 1..K.", stacklevel=2)
+        warnings.warn(
+            f"{background} detection(s) have category_id 0, the background: COCO counts them as no class; "
+            "object labels are 1..K.",
+            stacklevel=2,
+        )
     metrics: dict[str, dict[str, float]] = {}
     with contextlib.redirect_stdout(io.StringIO()):
         for iou_type in iou_types:
@@ -185,8 +203,13 @@ def coco_evaluate(
             if entries:
                 dt = gt.loadRes(entries)
             else:  # loadRes cannot take an empty list: an empty result set over the same images
-                dt = load_coco_api({"images": copy.deepcopy(gt.dataset["images"]),
-                                    "categories": copy.deepcopy(gt.dataset["categories"]), "annotations": []})
+                dt = load_coco_api(
+                    {
+                        "images": copy.deepcopy(gt.dataset["images"]),
+                        "categories": copy.deepcopy(gt.dataset["categories"]),
+                        "annotations": [],
+                    }
+                )
             ev = COCOeval(gt, dt, iou_type)
             ev.evaluate()
             ev.accumulate()
@@ -221,7 +244,7 @@ def evaluate_coco(
     Raises:
         ValueError: an empty dataset, neither ``coco_gt`` nor ``class_names``, or only ``"segm"`` for a box-only model.
     """
-    if len(dataset) == 0:
+    if dataset_length(dataset) == 0:
         raise ValueError("evaluate_coco got an empty dataset: there is nothing to evaluate.")
     if isinstance(iou_types, str):
         iou_types = (iou_types,)
@@ -230,10 +253,10 @@ def evaluate_coco(
             raise ValueError("evaluate_coco needs coco_gt or class_names (to build the ground truth from the dataset).")
         coco_gt = coco_from_dataset(dataset, class_names)
     results: list[dict] = []
-    bar = tqdm(range(0, len(dataset), batch_size), desc="evaluate", leave=False, disable=not progress)
+    bar = tqdm(range(0, dataset_length(dataset), batch_size), desc="evaluate", leave=False, disable=not progress)
     for start in bar:
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        preds = predict(model, [img for img, _ in items], score_threshold=0.0, device=device, batch_size=batch_size)
+        items = [dataset[i] for i in range(start, min(start + batch_size, dataset_length(dataset)))]
+        preds = detect(model, [img for img, _ in items], score_threshold=0.0, device=device, batch_size=batch_size)
         results += to_coco_results(preds, [int(t.get("image_id", start + k)) for k, (_, t) in enumerate(items)])
     if "segm" in iou_types and results and "segmentation" not in results[0]:
         iou_types = [t for t in iou_types if t != "segm"]  # a box-only detector
@@ -242,7 +265,9 @@ def evaluate_coco(
     return coco_evaluate(coco_gt, results, iou_types)
 
 
-def format_ap_table(metrics: Mapping[str, Mapping[str, float]], names: Sequence[str] = ("AP", "AP50", "AP75"), digits: int = 3) -> str:
+def format_ap_table(
+    metrics: Mapping[str, Mapping[str, float]], names: Sequence[str] = ("AP", "AP50", "AP75"), digits: int = 3
+) -> str:
     """A small text table: one row per IoU type, one column per metric name.
 
     Raises:

@@ -142,13 +142,19 @@ class AspectRatioBatchSampler(Sampler[list[int]]):
     """
 
     def __init__(
-        self, aspect_ratios: Sequence[float], batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+        self,
+        aspect_ratios: Sequence[float],
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         bad = [r for r in aspect_ratios if not r > 0]
         if bad:
-            raise ValueError(f"aspect ratios are width / height > 0, got {bad[0]}: compute them with aspect_ratios(dataset).")
+            raise ValueError(
+                f"aspect ratios are width / height > 0, got {bad[0]}: compute them with aspect_ratios(dataset)."
+            )
         self.groups = [int(r >= 1.0) for r in aspect_ratios]
         self.batch_size, self.generator, self.drop_last = batch_size, generator, drop_last
 
@@ -179,4 +185,16 @@ def aspect_ratios(dataset: Dataset) -> list[float]:
         return [parent[i] for i in dataset.indices]
     if hasattr(dataset, "aspect_ratios"):
         return list(dataset.aspect_ratios())
-    return [float(img.shape[-1]) / float(img.shape[-2]) for img, _ in (dataset[i] for i in range(len(dataset)))]
+    return [
+        float(img.shape[-1]) / float(img.shape[-2]) for img, _ in (dataset[i] for i in range(dataset_length(dataset)))
+    ]
+
+
+def dataset_length(dataset: Any) -> int:
+    """``len(dataset)``, or one clear error for an iterable-style dataset (detection needs indexing)."""
+    try:
+        return len(dataset)
+    except TypeError:
+        raise TypeError(
+            f"{type(dataset).__name__} has no len(): pass a map-style dataset (with __len__ and __getitem__)."
+        ) from None

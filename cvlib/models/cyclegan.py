@@ -32,11 +32,17 @@ def _check_batch(x: torch.Tensor, channels: int, model: str, multiple: int = 1) 
             f"{model} expects a batch (B, {channels}, H, W) but got one image {tuple(x.shape)}: add the batch dimension with x.unsqueeze(0)."
         )
     if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(f"{model} expects images of shape (B, {channels}, H, W), got {tuple(x.shape)}: build it with in_channels={x.shape[1] if x.ndim == 4 else '...'}.")
+        raise ValueError(
+            f"{model} expects images of shape (B, {channels}, H, W), got {tuple(x.shape)}: build it with in_channels={x.shape[1] if x.ndim == 4 else '...'}."
+        )
     if not x.is_floating_point():
-        raise ValueError(f"{model} expects float images in [-1, 1], got {x.dtype}: use x.float() / 127.5 - 1 for uint8 images.")
+        raise ValueError(
+            f"{model} expects float images in [-1, 1], got {x.dtype}: use x.float() / 127.5 - 1 for uint8 images."
+        )
     if x.shape[-1] % multiple or x.shape[-2] % multiple:
-        raise ValueError(f"{model} needs H and W divisible by {multiple}, got {tuple(x.shape[-2:])}: resize or crop the images.")
+        raise ValueError(
+            f"{model} needs H and W divisible by {multiple}, got {tuple(x.shape[-2:])}: resize or crop the images."
+        )
 
 
 class ResnetBlock(nn.Module):
@@ -75,10 +81,14 @@ class ResnetGenerator(nn.Module):
     ``(B, out_channels, H, W)`` float in [-1, 1].
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9, n_down: int = 2) -> None:
+    def __init__(
+        self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_blocks: int = 9, n_down: int = 2
+    ) -> None:
         super().__init__()
         if n_blocks < 0 or n_down < 0 or ngf < 1:
-            raise ValueError(f"ngf must be >= 1 and n_blocks, n_down >= 0, got ngf={ngf}, n_blocks={n_blocks}, n_down={n_down}.")
+            raise ValueError(
+                f"ngf must be >= 1 and n_blocks, n_down >= 0, got ngf={ngf}, n_blocks={n_blocks}, n_down={n_down}."
+            )
         self.in_channels, self.n_down = in_channels, n_down
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -88,7 +98,11 @@ class ResnetGenerator(nn.Module):
         ]
         ch = ngf
         for _ in range(n_down):  # encoder: halve H and W, double the channels
-            layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=False), nn.InstanceNorm2d(ch * 2, affine=True), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=False),
+                nn.InstanceNorm2d(ch * 2, affine=True),
+                nn.ReLU(inplace=True),
+            ]
             ch *= 2
         layers += [ResnetBlock(ch) for _ in range(n_blocks)]  # transformer: the translation happens here
         for _ in range(n_down):  # decoder: double H and W, halve the channels
@@ -127,7 +141,11 @@ class PatchDiscriminator(nn.Module):
         for i in range(1, n_layers + 1):
             out = ndf * min(2**i, 8)
             stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(ch, out, 4, stride=stride, padding=1, bias=False), nn.InstanceNorm2d(out, affine=True), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(ch, out, 4, stride=stride, padding=1, bias=False),
+                nn.InstanceNorm2d(out, affine=True),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             ch = out
         layers.append(nn.Conv2d(ch, 1, 4, stride=1, padding=1))
         self.net = nn.Sequential(*layers)

@@ -41,7 +41,9 @@ SIZES = (28, 32, 64)
 def _plan(img_size: int) -> tuple[int, int]:
     """(side of the first feature map, number of x2 upsamplings) for an output side."""
     if img_size not in SIZES:
-        raise ValueError(f"img_size must be one of {SIZES} (DCGAN doubles the side each layer), got {img_size}: resize the data.")
+        raise ValueError(
+            f"img_size must be one of {SIZES} (DCGAN doubles the side each layer), got {img_size}: resize the data."
+        )
     start = 7 if img_size == 28 else 4
     n_up = {28: 2, 32: 3, 64: 4}[img_size]
     return start, n_up
@@ -74,16 +76,27 @@ class Generator(nn.Module):
             nn.ReLU(True),
         ]
         for _ in range(n_up - 1):  # each block doubles H and W and halves the channels
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]  # no batch norm at the output
         self.main = nn.Sequential(*layers)
 
     def _latent(self, z: torch.Tensor) -> torch.Tensor:
-        if not isinstance(z, torch.Tensor) or z.ndim not in (2, 4) or z.shape[1] != self.nz or (z.ndim == 4 and z.shape[2:] != (1, 1)):
+        if (
+            not isinstance(z, torch.Tensor)
+            or z.ndim not in (2, 4)
+            or z.shape[1] != self.nz
+            or (z.ndim == 4 and z.shape[2:] != (1, 1))
+        ):
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"the generator expects z of shape (B, {self.nz}) or (B, {self.nz}, 1, 1), got {shape}: "
-                             f"sample it with torch.randn(B, {self.nz}).")
+            raise ValueError(
+                f"the generator expects z of shape (B, {self.nz}) or (B, {self.nz}, 1, 1), got {shape}: "
+                f"sample it with torch.randn(B, {self.nz})."
+            )
         return z.reshape(z.shape[0], self.nz, 1, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -121,7 +134,11 @@ class Discriminator(nn.Module):
         ]
         width = ndf
         for _ in range(n_down - 1):  # strided convolutions halve H and W, no pooling
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             width *= 2
         layers += [nn.Conv2d(width, 1, start, 1, 0, bias=False)]  # (width, start, start) -> one logit
         self.main = nn.Sequential(*layers)
@@ -130,8 +147,10 @@ class Discriminator(nn.Module):
         expected = (self.channels, self.img_size, self.img_size)
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"the discriminator expects images of shape (B, {', '.join(map(str, expected))}) in [-1, 1], "
-                             f"got {shape}: resize the data or build it with channels=/img_size= to match.")
+            raise ValueError(
+                f"the discriminator expects images of shape (B, {', '.join(map(str, expected))}) in [-1, 1], "
+                f"got {shape}: resize the data or build it with channels=/img_size= to match."
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -146,8 +165,15 @@ class ConditionalGenerator(Generator):
     ``y`` ``(B,)`` int64 in [0, num_classes) -> ``(B, channels, img_size, img_size)`` in [-1, 1].
     """
 
-    def __init__(self, num_classes: int = 10, nz: int = 100, ngf: int = 64, channels: int = 1,
-                 img_size: int = 32, embed_dim: int = 16) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        nz: int = 100,
+        ngf: int = 64,
+        channels: int = 1,
+        img_size: int = 32,
+        embed_dim: int = 16,
+    ) -> None:
         super().__init__(nz, ngf, channels, img_size, extra_in=embed_dim)
         self.num_classes = num_classes
         self.embed = nn.Embedding(num_classes, embed_dim)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,11 +34,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
-from cvlib.models.pretrained import (
-    PretrainedUnavailableError,
-    cached_weights_error,
-    load_pretrained,
-)
+from cvlib.models.pretrained import load_pretrained, with_torchvision_weights
 from cvlib.models.utils import freeze_batchnorm
 
 # EfficientNet-Lite0 blocks after which the feature map has stride 4, 8, 16, 32 (and their channels).
@@ -58,7 +55,7 @@ class EfficientNetLite0Features(nn.Module):
         trainable_from: blocks with an index below it (and the stem) are frozen.
     """
 
-    def __init__(self, net: nn.Module, return_blocks: Sequence[int] = (2, 4, 10), trainable_from: int = 3) -> None:
+    def __init__(self, net: Any, return_blocks: Sequence[int] = (2, 4, 10), trainable_from: int = 3) -> None:
         super().__init__()
         bad = [b for b in return_blocks if b not in EFFNET_STAGE_ENDS]
         if bad or list(return_blocks) != sorted(return_blocks) or not return_blocks:
@@ -147,7 +144,9 @@ def maskrcnn_efficientnet_lite0(
         ``boxes (N, 4)``, ``labels (N,)``, ``scores (N,)``, ``masks (N, 1, H, W)`` in [0, 1].
     """
     if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes} must count the background too: use (number of object classes) + 1.")
+        raise ValueError(
+            f"num_classes={num_classes} must count the background too: use (number of object classes) + 1."
+        )
     backbone = efficientnet_lite0_fpn((2, 4, 10), out_channels, trainable_from, group_norm)
     levels = len(backbone.body.channels)
     if len(anchor_sizes) != levels:
@@ -188,7 +187,9 @@ def replace_predictors(model: MaskRCNN, num_classes: int, mask_hidden: int = 256
     recipe of the TorchVision tutorial. Returns ``model`` (changed in place).
     """
     if num_classes < 2:
-        raise ValueError(f"num_classes={num_classes} must count the background too: use (number of object classes) + 1.")
+        raise ValueError(
+            f"num_classes={num_classes} must count the background too: use (number of object classes) + 1."
+        )
     box_in = model.roi_heads.box_predictor.cls_score.in_features
     model.roi_heads.box_predictor = FastRCNNPredictor(box_in, num_classes)
     if model.roi_heads.mask_predictor is not None:
@@ -212,19 +213,13 @@ def maskrcnn_resnet50_coco(num_classes: int, **kwargs) -> MaskRCNN:
         maskrcnn_resnet50_fpn,
     )
 
-    weights = MaskRCNN_ResNet50_FPN_Weights.COCO_V1
-    try:
-        model = maskrcnn_resnet50_fpn(weights=weights, **kwargs)
-    except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError
-        cached = cached_weights_error("torchvision's COCO Mask R-CNN", weights.url, err)
-        if cached is not None:
-            raise cached from err
-        raise PretrainedUnavailableError(
-            f"torchvision's COCO Mask R-CNN weights ({weights.url}) are not in the torch hub cache "
-            f"({torch.hub.get_dir()}/checkpoints) and could not be downloaded ({type(err).__name__}). "
-            "Connect to the internet and run again, copy the file into that folder, "
-            "or use the offline profile: CVLIB_PROFILE=quick."
-        ) from err
+    model = with_torchvision_weights(
+        maskrcnn_resnet50_fpn,
+        MaskRCNN_ResNet50_FPN_Weights.COCO_V1,
+        "torchvision's COCO Mask R-CNN",
+        "use the offline profile: CVLIB_PROFILE=quick",
+        **kwargs,
+    )
     return replace_predictors(model, num_classes)
 
 
@@ -234,4 +229,3 @@ def build_maskrcnn(name: str, num_classes: int, **kwargs) -> MaskRCNN:
     if name not in builders:
         raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(builders)}.")
     return builders[name](num_classes, **kwargs)
-

@@ -16,9 +16,10 @@ all work on ordinary images, and nobody forgets the normalisation.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -42,6 +43,9 @@ class PretrainedUnavailableError(RuntimeError):
 
 class Normalize(nn.Module):
     """``(x - mean) / std`` per channel, as a layer: ``(B, 3, H, W)`` in [0, 1] -> normalised."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -134,9 +138,7 @@ class Backbone:
         with torch.no_grad():
             probs = self.model(x).softmax(1)
         values, indices = probs.topk(k, dim=1)
-        return [
-            [(self.categories[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)
-        ]
+        return [[(self.categories[int(i)], float(v)) for v, i in zip(vs, ids)] for vs, ids in zip(values, indices)]
 
 
 def to_rgb_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -172,15 +174,16 @@ def to_rgb_tensor(image: Image.Image | np.ndarray | torch.Tensor) -> torch.Tenso
         tensor = tensor.float()
         if tensor.max() > 1.0 + 1e-6:
             raise ValueError(
-                f"float image values go up to {float(tensor.max()):.1f}: expected [0, 1]; "
-                "divide by 255 or pass uint8."
+                f"float image values go up to {float(tensor.max()):.1f}: expected [0, 1]; divide by 255 or pass uint8."
             )
     if tensor.shape[0] == 1:
         tensor = tensor.expand(3, -1, -1)
     return tensor[:3].contiguous()
 
 
-def preprocess_image(image: Image.Image | np.ndarray | torch.Tensor, resize: int = 256, crop: int = 224) -> torch.Tensor:
+def preprocess_image(
+    image: Image.Image | np.ndarray | torch.Tensor, resize: int = 256, crop: int = 224
+) -> torch.Tensor:
     """Any image -> ``(3, crop, crop)`` float32 in [0, 1]: RGB, shorter side ``resize``, centre crop."""
     x = to_rgb_tensor(image)
     x = v2.functional.resize(x, [resize], antialias=True)
@@ -225,7 +228,9 @@ def cached_weights_error(name: str, url: str, err: BaseException) -> PretrainedU
     )
 
 
-def with_torchvision_weights(build: Callable[..., M], weights: WeightsEnum, name: str, offline: str, **kwargs: Any) -> M:
+def with_torchvision_weights(
+    build: Callable[..., M], weights: WeightsEnum, name: str, offline: str, **kwargs: Any
+) -> M:
     """``build(weights=weights, **kwargs)``, with one clear error when the weights cannot be had.
 
     The one place for torchvision weights (ResNet-18 here, COCO Mask R-CNN in

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,8 +30,8 @@ def model_device(model: Any) -> torch.device:
     if isinstance(module, nn.Module):
         for tensor in module.parameters():
             return tensor.device
-        for tensor in module.buffers():
-            return tensor.device
+        for buffer in module.buffers():
+            return buffer.device
     return torch.device("cpu")
 
 
@@ -115,7 +116,7 @@ def freeze_batchnorm(model: nn.Module) -> int:
                 frozen.bias.copy_(child.bias if child.affine else torch.zeros_like(frozen.bias))
                 frozen.running_mean.copy_(child.running_mean)
                 frozen.running_var.copy_(child.running_var)
-            setattr(model, name, frozen.to(child.running_mean.device))
+            setattr(model, name, frozen.to(model_device(child)))
             replaced += 1
         else:
             replaced += freeze_batchnorm(child)
