@@ -66,7 +66,9 @@ def test_lesson_contract(lesson):
     assert len(re.findall(r"key=True", text)) == 1, "exactly one check(..., key=True): the lesson's key metric"
     last = "\n".join(c.source for c in nb.cells[-3:] if c.cell_type == "markdown").lower()
     assert "exercise" in text.lower() and "further reading" in last and "summary" in text.lower()
-    assert path.stat().st_size < 3_000_000, f"{path.name} is {path.stat().st_size // 1000} kB: shrink figures"
+    assert path.stat().st_size <= 2_000_000, (
+        f"{path.name} is {path.stat().st_size // 1000} kB (limit 2 MB): shrink figures"
+    )
 
 
 def test_repository_url_lives_in_one_place(lesson):
@@ -76,3 +78,27 @@ def test_repository_url_lives_in_one_place(lesson):
     assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{path.name}" in nb.cells[0].source
     setup = next(c.source for c in code_cells(nb) if "google.colab" in c.source)
     assert f"git+{REPO_URL}.git" in setup, f"{path.name}: the Colab setup cell must install {REPO_URL}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_static_view_has_no_progress_bar_at_zero_and_a_figure_beside_each_widget(path):
+    """What GitHub / nbviewer show: bars at their final state, and a static copy next to each widget."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(code_cells(nb)):
+        outputs = cell.get("outputs", [])
+        for out in outputs:
+            text = out.get("data", {}).get("text/plain", "")
+            assert not re.match(r"^.*\s0%\|", text), (
+                f"code cell {i}: a progress bar stored at 0%: regenerate with make outputs"
+            )
+        widgets = [
+            o
+            for o in outputs
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+            and "%|" not in o["data"].get("text/plain", "")
+        ]
+        if widgets:
+            assert any("image/png" in o.get("data", {}) for o in outputs), (
+                f"code cell {i}: a widget without a static figure"
+            )
+    assert nb.metadata.get("kernelspec", {}).get("display_name") == "Python 3 (ipykernel)", "the installed kernelspec"
