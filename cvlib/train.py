@@ -135,7 +135,11 @@ def fit(
     amp: bool = False,
     progress: bool = True,
 ) -> History:
-    """Train ``model`` for ``epochs`` and return its :class:`History`.
+    """Train ``model`` for ``epochs`` and return its :class:`History`; the model is left in eval mode.
+
+    Eval mode at the end on purpose: the next thing a learner does is predict, and a model left
+    in train mode would use batch statistics (and update batch norm's running averages) on
+    whatever it is shown.
 
     Args:
         optimizer: defaults to Adam(lr) on the trainable parameters.
@@ -170,6 +174,7 @@ def fit(
             history.val_acc.append(metrics["acc"])
         if scheduler is not None:
             scheduler.step()
+    model.eval()
     return history
 
 

@@ -89,3 +89,10 @@ def test_smooth_is_a_moving_average_over_full_windows():
         smooth([1.0, 2.0], 0)
     with pytest.raises(ValueError, match="1-D"):
         smooth([[1.0, 2.0]], 1)
+
+
+def test_fit_leaves_the_model_in_eval_mode_ready_to_predict():
+    model = LeNet5()
+    data = [(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))]
+    fit(model, data, data, epochs=1, progress=False)
+    assert not model.training and not any(m.training for m in model.modules())
