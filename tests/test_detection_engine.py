@@ -1,6 +1,5 @@
 """cvlib.detection.engine: the warm-up + cosine schedule and one training epoch."""
 
-import copy
 import math
 
 import numpy as np
@@ -9,28 +8,15 @@ import torch
 from torch.optim.lr_scheduler import SequentialLR
 from torch.utils.data import DataLoader
 
-from cvlib.data.shapes import CLASSES, ShapesDataset
+from cvlib.data.shapes import ShapesDataset
 from cvlib.detection import (
     collate_detection,
     detection_transforms,
     train_one_epoch,
     warmup_cosine,
 )
-from cvlib.models.maskrcnn import maskrcnn_efficientnet_lite0
 
 LOSSES = {"loss", "loss_classifier", "loss_box_reg", "loss_mask", "loss_objectness", "loss_rpn_box_reg"}
-
-
-@pytest.fixture(scope="module")
-def _pristine_model():
-    torch.manual_seed(0)
-    return maskrcnn_efficientnet_lite0(len(CLASSES) + 1, image_size=64)
-
-
-@pytest.fixture
-def small_model(_pristine_model):
-    """A fresh copy per test: training changes it."""
-    return copy.deepcopy(_pristine_model)
 
 
 def lrs_of(warmup_iters, total_iters, warmup_factor=0.01, lr=1.0):

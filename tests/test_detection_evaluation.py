@@ -19,18 +19,6 @@ from cvlib.detection import (
     format_ap_table,
     to_coco_results,
 )
-from cvlib.models.maskrcnn import maskrcnn_efficientnet_lite0
-
-
-@pytest.fixture(scope="module")
-def _pristine_model():
-    torch.manual_seed(0)
-    return maskrcnn_efficientnet_lite0(len(CLASSES) + 1, image_size=64)
-
-
-@pytest.fixture
-def small_model(_pristine_model):
-    return copy.deepcopy(_pristine_model)
 
 
 def shapes(n=6, seed=5):

@@ -1,13 +1,11 @@
 """cvlib.models.maskrcnn: the lesson 03 Mask R-CNN builders."""
 
-import copy
 import urllib.error
 
 import pytest
 import torch
 from torchvision.models.detection import MaskRCNN
 
-from cvlib.data.shapes import CLASSES
 from cvlib.models.maskrcnn import (
     EfficientNetLiteFPN,
     build_maskrcnn,
@@ -17,18 +15,6 @@ from cvlib.models.maskrcnn import (
 )
 from cvlib.models.pretrained import PretrainedUnavailableError
 from cvlib.models.utils import count_parameters
-
-
-@pytest.fixture(scope="module")
-def _pristine_model():
-    torch.manual_seed(0)
-    return maskrcnn_efficientnet_lite0(len(CLASSES) + 1, image_size=64)
-
-
-@pytest.fixture
-def small_model(_pristine_model):
-    """A fresh copy per test: replace_predictors changes the model in place."""
-    return copy.deepcopy(_pristine_model)
 
 
 def test_quick_model_is_small_with_a_frozen_stem(small_model):

@@ -1,13 +1,11 @@
 """cvlib.detection.targets: transforms, target checks, collate, aspect-ratio batches."""
 
-import copy
-
 import pytest
 import torch
 from torch.utils.data import Subset
 from torchvision import tv_tensors
 
-from cvlib.data.shapes import CLASSES, ShapesDataset
+from cvlib.data.shapes import ShapesDataset
 from cvlib.detection import (
     AspectRatioBatchSampler,
     TargetError,
@@ -16,19 +14,6 @@ from cvlib.detection import (
     detection_transforms,
     validate_target,
 )
-from cvlib.models.maskrcnn import maskrcnn_efficientnet_lite0
-
-
-@pytest.fixture(scope="module")
-def _pristine_model():
-    torch.manual_seed(0)
-    return maskrcnn_efficientnet_lite0(len(CLASSES) + 1, image_size=64)
-
-
-@pytest.fixture
-def small_model(_pristine_model):
-    """A fresh copy per test: tests may train or change it."""
-    return copy.deepcopy(_pristine_model)
 
 
 def two_boxes(**extra):
