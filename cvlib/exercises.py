@@ -2,7 +2,7 @@
 
 Each exercise knows how to compute its own answer (with the same cvlib/torch functions the
 lesson uses), so nothing is stored as a bare number; worked solutions live in
-``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01 and 04.
+``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-07.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
+from torchvision.ops import box_iou
 
 from cvlib.models.classic import conv_output_size
+from cvlib.models.cyclegan import patch_size
 from cvlib.models.utils import count_parameters
 
 
@@ -64,14 +67,69 @@ EXERCISES: dict[str, Exercise] = {
         lambda: 28 * 28,
         "FGSM moves every pixel by +epsilon or -epsilon (the sign of its gradient), unless clamping stops it.",
     ),
+    "02.head_params": Exercise(
+        "Trainable parameters of a new linear head on EfficientNet-Lite0's 1,280 features for 16 classes?",
+        lambda: count_parameters(nn.Linear(1280, 16)),
+        "a linear layer D -> C has D x C weights and C biases.",
+    ),
+    "02.kd_gradient_factor": Exercise(
+        "By what factor would the soft-target gradient shrink at temperature T = 4 without the T^2 factor?",
+        lambda: 4**2,
+        "softening the logits by T scales the soft term's gradient by 1/T^2 (Hinton et al., 2015).",
+    ),
+    "03.iou": Exercise(
+        "IoU of the boxes (0, 0, 10, 10) and (5, 0, 15, 10)?",
+        lambda: float(box_iou(torch.tensor([[0.0, 0, 10, 10]]), torch.tensor([[5.0, 0, 15, 10]]))[0, 0]),
+        "intersection area / union area; the union counts the overlap once.",
+    ),
+    "03.coco_bbox": Exercise(
+        "The box (x1, y1, x2, y2) = (10, 20, 50, 80) in COCO's bbox format [x, y, width, height]?",
+        lambda: [10, 20, 40, 60],
+        "COCO keeps the top-left corner and stores width = x2 - x1, height = y2 - y1.",
+    ),
+    "05.optimal_d": Exercise(
+        "Output of the optimal discriminator D*(x) where the generator matches the data (p_g = p_data)?",
+        lambda: 0.5,
+        "D*(x) = p_data(x) / (p_data(x) + p_g(x)).",
+    ),
+    "05.equilibrium_loss": Exercise(
+        "The discriminator's BCE loss (real term + fake term) when it outputs 0.5 for every image?",
+        lambda: 2 * math.log(2),
+        "-log(0.5) for the real term plus -log(1 - 0.5) for the fake term.",
+    ),
+    "06.patch_size": Exercise(
+        "Receptive field (pixels) of one score of the 3-layer PatchGAN (4x4 kernels, strides 2, 2, 2, 1, 1)?",
+        lambda: patch_size(3),
+        "work backwards: r = r + (k - 1) x jump, the jump multiplying by each stride.",
+    ),
+    "06.identity_weight": Exercise(
+        "Weight of the identity loss in CycleGAN with lambda_cycle = 10 and lambda_identity = 0.5?",
+        lambda: 0.5 * 10,
+        "the identity weight is given relative to the cycle weight: lambda_identity x lambda_cycle.",
+    ),
+    "07.cam_side": Exercise(
+        "Side of the Grad-CAM map at the last layer of a stride-32 network for a 224x224 image?",
+        lambda: 224 // 32,
+        "the last feature map is the input divided by the network's total stride.",
+    ),
+    "07.occlusion_positions": Exercise(
+        "Occlusion with a 56-px patch and stride 28 on a 224x224 image: how many patch positions?",
+        lambda: len(range(0, 224 - 56 + 1, 28)) ** 2,
+        "positions per side = (224 - 56) / 28 + 1, in both directions.",
+    ),
 }
 
 
 def _same(answer: Any, expected: Any) -> bool:
     if isinstance(expected, bool) or isinstance(answer, bool):
         return answer is expected
-    if isinstance(expected, (int, float)) and isinstance(answer, (int, float)):
-        return math.isclose(float(answer), float(expected), rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(expected, list) and isinstance(answer, (list, tuple)):
+        return len(answer) == len(expected) and all(_same(a, e) for a, e in zip(answer, expected, strict=True))
+    if isinstance(expected, int) and isinstance(answer, (int, float)):
+        return float(answer) == float(expected)  # counts and sizes: exact
+    if isinstance(expected, float) and isinstance(answer, (int, float)):
+        return math.isclose(float(answer), expected, rel_tol=1e-3)  # 3 significant digits are enough
+
     return answer == expected
 
 

@@ -27,6 +27,10 @@ def test_right_wrong_and_missing_answers(capsys):
     assert check_answer("01.output_size", 13) is False
     assert check_answer("01.alexnet_conv1_params", 3 * 64 * 11 * 11 + 64) is True
     assert check_answer("04.grey_levels", None) is False
+    assert check_answer("01.alexnet_conv1_params", 23_297) is False, "counts are exact"
+    assert check_answer("05.equilibrium_loss", 1.386) is True, "floats to 3 significant digits"
+    assert check_answer("05.equilibrium_loss", 1.39) is False
+    assert check_answer("03.coco_bbox", (10, 20, 40, 60)) is True
     out = capsys.readouterr().out
     assert "right 01.output_size: 14" in out and "hint: the output side is floor" in out and "not answered yet" in out
     with pytest.raises(KeyError, match="choose one of"):
