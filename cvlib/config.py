@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import platform
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -143,8 +143,73 @@ def checkpoint_dir() -> Path:
     return path
 
 
-def setup_plots(dpi: int = 72) -> None:
-    """Matplotlib defaults for lessons: PNG figures at a low DPI (stored notebooks stay small)."""
+#: Figures whose PNG is larger than this are stored as JPEG (photograph grids); plots stay PNG.
+PNG_LIMIT_BYTES = 60_000
+JPEG_QUALITY = 88
+
+
+def figure_bytes(fig: Any, limit: int = PNG_LIMIT_BYTES) -> tuple[str, bytes]:
+    """Encode a matplotlib figure for a notebook: ``("png", data)`` if the PNG is at most
+    ``limit`` bytes, else ``("jpeg", data)`` at quality ``JPEG_QUALITY``.
+
+    Line plots and bar charts compress well as PNG and keep sharp text; grids of photographs
+    do not, and JPEG stores them in a fraction of the size (each lesson stays under 2 MB).
+    """
+    import io
+
+    def encode(fmt: str, **kwargs: Any) -> bytes:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, bbox_inches="tight", facecolor=fig.get_facecolor(), **kwargs)
+        return buffer.getvalue()
+
+    png = encode("png")
+    if len(png) <= limit:
+        return "png", png
+    return "jpeg", encode("jpeg", pil_kwargs={"quality": JPEG_QUALITY, "optimize": True})
+
+
+def _use_compact_figure_formats() -> None:
+    """In IPython, show figures as PNG or JPEG, whichever ``figure_bytes`` picks (one output each)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    import base64
+
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    if "inline" in str(mpl.rcParams._get("backend")).lower():
+        # Loading the inline backend registers its own PNG formatter: load it first, then replace it.
+        import matplotlib_inline.backend_inline  # noqa: F401
+
+    # IPython calls the PNG formatter, then the JPEG one, for each figure it displays: the
+    # encoding chosen by the first call is kept for the second, so a figure is rendered once.
+    pending: dict[int, tuple[str, bytes]] = {}
+
+    def formatter(fmt: str) -> Callable[[Figure], str | None]:
+        def encode(fig: Figure) -> str | None:
+            if not fig.axes:
+                return None
+            if fmt == "png" or id(fig) not in pending:
+                pending.clear()
+                pending[id(fig)] = figure_bytes(fig)
+            chosen, data = pending[id(fig)] if fmt == "png" else pending.pop(id(fig))
+            return base64.b64encode(data).decode("ascii") if chosen == fmt else None
+
+        return encode
+
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, formatter("png"))
+    formatters["image/jpeg"].for_type(Figure, formatter("jpeg"))
+
+
+def setup_plots(dpi: int = 100) -> None:
+    """Matplotlib defaults for lessons: figures at ``dpi`` (100: 10-pt text is 14 px high),
+    stored as PNG, or as JPEG when the PNG would be large (``figure_bytes``)."""
     import matplotlib as mpl
 
     mpl.rcParams.update(
@@ -157,6 +222,7 @@ def setup_plots(dpi: int = 72) -> None:
             "figure.max_open_warning": 0,
         }
     )
+    _use_compact_figure_formats()
 
 
 def lesson_header(seed: int = DEFAULT_SEED, sizes: Mapping[str, Any] | None = None) -> torch.device:

@@ -84,3 +84,67 @@ def test_cvlib_url_mirror(monkeypatch):
     monkeypatch.setenv("CVLIB_MIRROR", "ftp://example")
     with pytest.raises(ValueError, match="CVLIB_MIRROR"):
         cvlib_url(url)
+
+
+def _line_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+    ax.plot([0, 1, 2], [0, 1, 4], label="y = x^2")
+    ax.set(title="a curve", xlabel="x", ylabel="y")
+    return fig
+
+
+def _photo_grid():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import skimage.data
+
+    photo = skimage.data.astronaut()
+    fig, axes = plt.subplots(2, 4, figsize=(8, 4), dpi=100)
+    for i, ax in enumerate(axes.flat):
+        ax.imshow(photo[i * 32 : i * 32 + 256, i * 16 : i * 16 + 256])
+        ax.set_title("a photograph")
+        ax.axis("off")
+    return fig
+
+
+def test_figure_bytes_keeps_plots_png_and_stores_photo_grids_as_smaller_jpeg():
+    import matplotlib.pyplot as plt
+
+    from cvlib.config import PNG_LIMIT_BYTES, figure_bytes
+
+    fig = _line_plot()
+    fmt, data = figure_bytes(fig)
+    assert fmt == "png" and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) <= PNG_LIMIT_BYTES
+    grid = _photo_grid()
+    fmt, data = figure_bytes(grid)
+    assert fmt == "jpeg" and data[:2] == b"\xff\xd8"
+    png_size = len(figure_bytes(grid, limit=10**9)[1])
+    assert len(data) < png_size / 2
+    plt.close("all")
+
+
+def test_setup_plots_in_ipython_gives_each_figure_exactly_one_image_output():
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from cvlib.config import setup_plots
+
+    shell = InteractiveShell.instance()
+    try:
+        setup_plots()
+        assert plt.rcParams["figure.dpi"] == 100
+        for fig, expected in ((_line_plot(), "image/png"), (_photo_grid(), "image/jpeg")):
+            data, _ = shell.display_formatter.format(fig)
+            images = sorted(k for k in data if k.startswith("image/"))
+            assert images == [expected]
+            assert len(data[expected]) > 1000
+    finally:
+        InteractiveShell.clear_instance()
+        plt.close("all")
