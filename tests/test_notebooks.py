@@ -98,7 +98,7 @@ def test_static_view_has_no_progress_bar_at_zero_and_a_figure_beside_each_widget
             and "%|" not in o["data"].get("text/plain", "")
         ]
         if widgets:
-            assert any("image/png" in o.get("data", {}) for o in outputs), (
+            assert any({"image/png", "image/jpeg"} & set(o.get("data", {})) for o in outputs), (
                 f"code cell {i}: a widget without a static figure"
             )
     assert nb.metadata.get("kernelspec", {}).get("display_name") == "Python 3 (ipykernel)", "the installed kernelspec"
