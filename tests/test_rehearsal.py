@@ -67,7 +67,7 @@ OVERRIDES = {
         "train_scenes": 64,
         "test_scenes": 32,
         "epochs": 1,
-        "seeds": 2,
+        "scene_sets": 2,
         "occlusion_scenes": 4,
         "tsne_points": 40,
     },
