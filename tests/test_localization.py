@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from cvlib.data.localization import CLASSES, LocalizationDataset, make_scenes, render_scene
+from cvlib.data.localization import (
+    CLASSES,
+    DISTRACTORS,
+    LocalizationDataset,
+    distractor_mask,
+    make_scenes,
+    render_scene,
+)
 
 
 def test_shapes_dtypes_ranges_and_balanced_labels():
@@ -27,7 +34,7 @@ def test_boxes_are_tight_around_the_object_and_inside_the_image():
         assert mask[y0, x0:x1].any() and mask[y1 - 1, x0:x1].any()
         assert mask[y0:y1, x0].any() and mask[y0:y1, x1 - 1].any()
         side = max(x1 - x0, y1 - y0)
-        assert 64 // 4 - 1 <= side <= int(64 * 0.4) + 1
+        assert round(0.19 * 64) - 1 <= side <= round(0.28 * 64)  # the default object_size
 
 
 def test_deterministic_from_seed_and_independent_of_n():
@@ -74,3 +81,34 @@ def test_dataset_items_transform_and_errors():
         make_scenes(0)
     with pytest.raises(ValueError, match="unknown object kind"):
         render_scene("star", np.random.default_rng(0))
+
+
+def test_distractors_keep_away_from_the_object_and_are_class_free_shapes():
+    # same generator state up to the distractors: the background and the object's place are the same,
+    # so (outside the object's own pixels, whose colour is drawn later) every change is a distractor
+    for i in range(20):
+        rng = np.random.default_rng([5, i])
+        plain, box, mask = render_scene(CLASSES[i % 4], np.random.default_rng([5, i]), clutter=0, distractors=0)
+        busy, box2, mask2 = render_scene(CLASSES[i % 4], rng, clutter=0, distractors=3)
+        assert np.array_equal(box, box2) and np.array_equal(mask, mask2), "distractors moved the object"
+        x0, y0, x1, y1 = (int(v) for v in box)
+        changed = np.abs(busy - plain).max(-1) > 0.05
+        assert changed.any(), "no distractor was drawn"
+        near = np.zeros_like(changed)
+        near[max(0, y0 - 2) : y1 + 2, max(0, x0 - 2) : x1 + 2] = True
+        assert not (changed & near & ~mask).any(), "a distractor touches the object"
+    for kind in DISTRACTORS:
+        m = distractor_mask(kind, 15, np.random.default_rng(0))
+        assert m.shape == (15, 15) and m.dtype == bool and 0.1 < m.mean() <= 1.0
+    with pytest.raises(ValueError, match="unknown distractor"):
+        distractor_mask("star", 15, np.random.default_rng(0))
+
+
+def test_object_size_and_counts_are_checked():
+    _, _, boxes, _ = make_scenes(40, size=64, seed=2, object_size=(0.4, 0.5))
+    sides = (boxes[:, 2:] - boxes[:, :2]).amax(1)
+    assert sides.min() >= round(0.4 * 64) - 1 and sides.max() <= round(0.5 * 64)
+    with pytest.raises(ValueError, match="object_size"):
+        make_scenes(2, object_size=(0.3, 0.2))
+    with pytest.raises(ValueError, match="distractors must be >= 0"):
+        make_scenes(2, distractors=-1)

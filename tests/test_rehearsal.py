@@ -63,7 +63,14 @@ OVERRIDES = {
         "clf_epochs": 1,
         "style_size": 64,
     },
-    "07_gradcam": {"train_scenes": 64, "test_scenes": 32, "epochs": 1, "occlusion_scenes": 4, "tsne_points": 40},
+    "07_gradcam": {
+        "train_scenes": 64,
+        "test_scenes": 32,
+        "epochs": 1,
+        "scene_sets": 2,
+        "occlusion_scenes": 4,
+        "tsne_points": 40,
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

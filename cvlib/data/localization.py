@@ -4,10 +4,15 @@ Used by lesson 07 (the pointing game).
 
 Each image shows exactly one object (a ring, a plus, an x-cross or a checkerboard) of
 random size, colour and position, drawn over a cluttered background (a colour gradient,
-noise, short line segments and dots in the same colours as the objects). The class
-label is the object's kind, so a classifier must find the object to be right, and the
-object's bounding box and pixel mask are known exactly: the pointing game of lesson 07
-asks whether a saliency map's peak falls inside that box.
+noise, short line segments and dots in the same colours as the objects) among
+**distractors**: shapes of the same size and colours that belong to no class (a disc, a
+square, a triangle, a bar, an L and a T; the last three are parts of a plus or a cross).
+The class label is the object's kind, so a classifier must find the object to be right,
+and the object's bounding box and pixel mask are known exactly: the pointing game of
+lesson 07 asks whether a saliency map's peak falls inside that box. Objects are small
+(by default 12-18 px on a 64-px image: the box covers 4-8 % of it) and the (by default
+three) distractors are as bright and edgy as they are, so a map that follows contrast
+rather than the class evidence points at a distractor or at clutter.
 
 Everything is generated from a seed: image ``i`` depends only on ``(seed, i)``, so the
 first images are the same whatever ``n`` is, and two different seeds give independent
@@ -28,6 +33,8 @@ from torch.utils.data import Dataset
 from cvlib.data.coco import masks_to_boxes_exclusive
 
 CLASSES: tuple[str, ...] = ("ring", "plus", "cross", "checker")
+DISTRACTORS: tuple[str, ...] = ("disc", "square", "triangle", "bar", "corner", "tee")
+"""Shapes drawn beside the object that belong to no class (``corner`` is an L, ``tee`` a T)."""
 
 
 def _palette_colour(rng: np.random.Generator) -> np.ndarray:
@@ -74,16 +81,54 @@ def _object_mask(kind: str, side: int, rng: np.random.Generator) -> tuple[np.nda
     raise ValueError(f"unknown object kind {kind!r}: choose one of {', '.join(CLASSES)}.")
 
 
+def distractor_mask(kind: str, side: int, rng: np.random.Generator) -> np.ndarray:
+    """The ``(side, side)`` bool mask of a distractor (one of :data:`DISTRACTORS`), randomly rotated by k * 90 deg."""
+    c = (side - 1) / 2.0
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
+    half = max(2.0, side / 5.0) / 2  # half the stroke width of the objects
+    if kind == "disc":
+        mask = np.hypot(yy - c, xx - c) <= side / 2.0
+    elif kind == "square":
+        mask = np.ones((side, side), dtype=bool)
+    elif kind == "triangle":
+        mask = np.abs(xx - c) <= (yy + 1) / 2.0  # apex at the top, base along the bottom row
+    elif kind == "bar":
+        mask = np.abs(xx - c) <= half
+    elif kind == "corner":
+        mask = (xx <= 2 * half - 1) | (yy >= side - 2 * half)
+    elif kind == "tee":
+        mask = (yy <= 2 * half - 1) | (np.abs(xx - c) <= half)
+    else:
+        raise ValueError(f"unknown distractor {kind!r}: choose one of {', '.join(DISTRACTORS)}.")
+    return np.rot90(mask, int(rng.integers(4))).copy()
+
+
+def _overlaps(top: int, left: int, side: int, box: tuple[int, int, int, int], margin: int) -> bool:
+    """Does the square ``(top, left, side)`` come within ``margin`` pixels of ``box`` = ``(top, left, bottom, right)``?"""
+    t, l, b, r = box
+    return top < b + margin and top + side > t - margin and left < r + margin and left + side > l - margin
+
+
 def render_scene(
-    kind: str, rng: np.random.Generator, size: int = 64, clutter: int = 8
+    kind: str,
+    rng: np.random.Generator,
+    size: int = 64,
+    clutter: int = 12,
+    distractors: int = 3,
+    object_size: tuple[float, float] = (0.19, 0.28),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw one cluttered scene with one object of ``kind``.
+    """Draw one cluttered scene with one object of ``kind`` among distractor shapes.
 
     Args:
         kind: one of :data:`CLASSES`.
         rng: the random generator (all randomness comes from it).
         size: image side in pixels (at least 32).
-        clutter: number of distractor line segments (as many dots again are added).
+        clutter: number of thin line segments (as many dots again are added).
+        distractors: number of distractor shapes (:data:`DISTRACTORS`, drawn at random,
+            sides in the same range as the object's, at least 2 px away from the object;
+            one that finds no free place in 20 tries is left out).
+        object_size: ``(low, high)`` range of the object's side as a fraction of ``size``
+            (``0 < low <= high <= 1``; the side is at least 6 px).
 
     Returns:
         image ``(size, size, 3)`` float32 in [0, 1], box ``(4,)`` float32 ``(x0, y0, x1, y1)``
@@ -92,6 +137,15 @@ def render_scene(
     """
     if size < 32:
         raise ValueError(f"size must be at least 32 pixels for the objects to be recognisable, got {size}.")
+    low, high = object_size
+    if not 0 < low <= high <= 1:
+        raise ValueError(
+            f"object_size must be (low, high) with 0 < low <= high <= 1 (fractions of size), got {object_size}."
+        )
+    if clutter < 0 or distractors < 0:
+        raise ValueError(f"clutter and distractors must be >= 0, got clutter={clutter}, distractors={distractors}.")
+    smallest = max(6, round(low * size))
+    largest = max(smallest, round(high * size))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     # background: a smooth gradient between two dull colours, plus pixel noise
     c0, c1 = rng.uniform(0.0, 0.5, 3), rng.uniform(0.0, 0.5, 3)
@@ -114,9 +168,21 @@ def render_scene(
         window = _window(centre - radius, centre + radius, size)
         hit = np.hypot(yy[window] - centre[0], xx[window] - centre[1]) <= radius
         image[window][hit] = _palette_colour(rng)
-    # the object: side between a quarter and ~40 % of the image, anywhere fully inside
-    side = int(rng.integers(size // 4, int(size * 0.4) + 1))
+    # the object's place first, so that distractors can keep away from it
+    side = int(rng.integers(smallest, largest + 1))
     top, left = (int(v) for v in rng.integers(0, size - side + 1, 2))
+    # distractors: class-free shapes of the same sizes and colours, not touching the object
+    for _ in range(distractors):
+        d_kind = DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
+        d_side = int(rng.integers(smallest, largest + 1))
+        for _try in range(20):
+            d_top, d_left = (int(v) for v in rng.integers(0, size - d_side + 1, 2))
+            if not _overlaps(d_top, d_left, d_side, (top, left, top + side, left + side), margin=2):
+                image[d_top : d_top + d_side, d_left : d_left + d_side][distractor_mask(d_kind, d_side, rng)] = (
+                    _palette_colour(rng)
+                )
+                break
+    # the object, drawn last
     obj, dark = _object_mask(kind, side, rng)
     colour = _palette_colour(rng)
     patch = image[top : top + side, left : left + side]
@@ -130,9 +196,16 @@ def render_scene(
 
 
 def make_scenes(
-    n: int, size: int = 64, seed: int = 0, clutter: int = 8
+    n: int,
+    size: int = 64,
+    seed: int = 0,
+    clutter: int = 12,
+    distractors: int = 3,
+    object_size: tuple[float, float] = (0.19, 0.28),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` scenes, classes in turn (balanced): image ``i`` depends only on ``(seed, i)``.
+
+    ``clutter``, ``distractors`` and ``object_size`` as in :func:`render_scene`.
 
     Returns:
         images ``(n, 3, size, size)`` float32 in [0, 1], labels ``(n,)`` int64 (index into
@@ -144,7 +217,9 @@ def make_scenes(
     images, boxes, masks = [], [], []
     labels = [i % len(CLASSES) for i in range(n)]
     for i, label in enumerate(labels):
-        image, box, mask = render_scene(CLASSES[label], np.random.default_rng([seed, i]), size, clutter)
+        image, box, mask = render_scene(
+            CLASSES[label], np.random.default_rng([seed, i]), size, clutter, distractors, object_size
+        )
         images.append(image)
         boxes.append(box)
         masks.append(mask)
@@ -157,13 +232,15 @@ def make_scenes(
 
 
 class LocalizationDataset(Dataset):
-    """Cluttered scenes with one object each; items are ``(image, label)`` for classifiers.
+    """Cluttered scenes with one object and distractors each; items are ``(image, label)`` for classifiers.
 
     Args:
         n: number of images.
         size: image side in pixels (default 64).
         seed: the set's seed; use different seeds for training and held-out sets.
-        clutter: distractor segments (and dots) per image.
+        clutter: thin line segments (and as many dots) per image.
+        distractors: class-free shapes per image (see :func:`render_scene`).
+        object_size: ``(low, high)`` range of the object's side as a fraction of ``size``.
         transform: optional callable on the ``(3, size, size)`` image tensor.
 
     Attributes:
@@ -179,10 +256,12 @@ class LocalizationDataset(Dataset):
         n: int = 1000,
         size: int = 64,
         seed: int = 0,
-        clutter: int = 8,
+        clutter: int = 12,
+        distractors: int = 3,
+        object_size: tuple[float, float] = (0.19, 0.28),
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
-        self.images, self.labels, self.boxes, self.masks = make_scenes(n, size, seed, clutter)
+        self.images, self.labels, self.boxes, self.masks = make_scenes(n, size, seed, clutter, distractors, object_size)
         self.transform = transform
 
     def __len__(self) -> int:
