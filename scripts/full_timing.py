@@ -208,7 +208,8 @@ def workloads() -> list[Workload]:
 
     s = full_sizes("02_transfer_learning")
     runs = len(s["ks"]) * s["seeds"]
-    scratch_runs = runs + 3 * s["seeds"]  # the curve, two augmentation pipelines, distillation
+    scratch_runs = runs + 5 * s["seeds"]  # the curve, three augmentation pipelines, two distillations
+    finetune_runs = (len(s["finetune_ks"]) + 1) * s["seeds"]  # the curve's k, then k = 5 at the head's lr
     out.append(
         Workload(
             "02",
@@ -222,8 +223,8 @@ def workloads() -> list[Workload]:
     out.append(
         Workload(
             "02",
-            f"fine-tune {s['backbone']}, {runs} runs x {s['finetune_steps']} steps",
-            runs * s["finetune_steps"],
+            f"fine-tune {s['backbone']}, {finetune_runs} runs x {s['finetune_steps']} steps",
+            finetune_runs * s["finetune_steps"],
             lambda d, s=s: classifier_step(
                 __import__("torchvision").models.resnet18(num_classes=2),
                 (s["batch_size"], 3, s["image_size"], s["image_size"]),

@@ -41,6 +41,7 @@ OVERRIDES = {
         "scratch_widths": (8, 16, 32),
         "scratch_steps": 4,
         "head_steps": 5,
+        "finetune_ks": (1, 10),
         "finetune_steps": 2,
     },
     "03_detection_finetuning": {"train_images": 6, "test_images": 8, "epochs": 1, "warmup_iters": 2, "min_size": 160},
