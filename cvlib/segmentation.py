@@ -1,0 +1,193 @@
+"""Segmentation task module (lesson 08): metrics for semantic and panoptic segmentation.
+
+Semantic segmentation is scored from a **confusion matrix** over pixels
+(``cm[t, p]`` = pixels of true class ``t`` predicted as ``p``): pixel accuracy
+(the trace over the total), per-class IoU ``cm[c, c] / (row_c + col_c - cm[c, c])``
+and their mean, mIoU. On imbalanced classes pixel accuracy is dominated by the
+large classes; mIoU weighs every class equally.
+
+Panoptic segmentation gives every pixel a category *and* an instance id.
+Panoptic Quality (Kirillov et al., CVPR 2019) matches predicted and true
+segments of the same category whose IoU is **strictly** above 0.5 (such a match
+is unique), then per category
+
+``PQ = sum of matched IoUs / (TP + FP / 2 + FN / 2) = SQ x RQ``
+
+with ``SQ`` the mean IoU of the matches and ``RQ = TP / (TP + FP / 2 + FN / 2)``
+(an F1 score). PQ, SQ and RQ are averaged over the categories that occur in the
+prediction or the truth. As in the COCO panoptic evaluation, pixels with segment
+id 0 in the truth are *void*: they are left out of every IoU, and a predicted
+segment lying more than half in void is not counted as a false positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "IGNORE_INDEX",
+    "PanopticResult",
+    "confusion_matrix",
+    "iou_per_class",
+    "mean_iou",
+    "panoptic_quality",
+    "pixel_accuracy",
+]
+
+#: Label of pixels that no metric counts (unlabelled or ambiguous pixels).
+IGNORE_INDEX = 255
+
+
+def _check_maps(pred: torch.Tensor, target: torch.Tensor, what: str) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"{what}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape.")
+    for name, t in (("prediction", pred), ("target", target)):
+        if t.dtype.is_floating_point or t.dtype == torch.bool:
+            raise ValueError(f"{what}: the {name} must hold integer labels, got {t.dtype} (use .argmax(1) on logits).")
+
+
+def confusion_matrix(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX
+) -> torch.Tensor:
+    """Pixel confusion matrix ``(num_classes, num_classes)`` int64: ``cm[t, p]`` = pixels of class t predicted p.
+
+    Args:
+        pred, target: integer label maps of the same shape, e.g. ``(N, H, W)``, values in
+            ``0..num_classes-1``; target pixels equal to ``ignore_index`` are not counted.
+        num_classes: number of classes C >= 1.
+    """
+    _check_maps(pred, target, "confusion_matrix")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
+    keep = target != ignore_index
+    p, t = pred[keep].long(), target[keep].long()
+    for name, v in (("target", t), ("prediction", p)):
+        if v.numel() and (int(v.min()) < 0 or int(v.max()) >= num_classes):
+            raise ValueError(
+                f"{name} labels must be in 0..{num_classes - 1} (or {ignore_index} in the target to ignore a pixel), "
+                f"got values in {int(v.min())}..{int(v.max())}."
+            )
+    counts = torch.bincount(t * num_classes + p, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).cpu()
+
+
+def _check_cm(cm: torch.Tensor) -> torch.Tensor:
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"expected a square (C, C) confusion matrix, got shape {tuple(cm.shape)}.")
+    return cm.double()
+
+
+def iou_per_class(cm: torch.Tensor) -> torch.Tensor:
+    """Per-class IoU ``(C,)`` float64 from a confusion matrix; NaN for a class absent from truth and prediction."""
+    cm = _check_cm(cm)
+    tp = cm.diagonal()
+    union = cm.sum(0) + cm.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+
+
+def mean_iou(cm: torch.Tensor) -> float:
+    """mIoU: mean of the per-class IoUs over the classes present in truth or prediction, in [0, 1]."""
+    iou = iou_per_class(cm)
+    present = ~iou.isnan()
+    if not present.any():
+        raise ValueError("the confusion matrix is empty: no pixel was counted.")
+    return float(iou[present].mean())
+
+
+def pixel_accuracy(cm: torch.Tensor) -> float:
+    """Share of counted pixels whose predicted class is right, in [0, 1]."""
+    cm = _check_cm(cm)
+    total = cm.sum()
+    if total == 0:
+        raise ValueError("the confusion matrix is empty: no pixel was counted.")
+    return float(cm.diagonal().sum() / total)
+
+
+@dataclass(frozen=True)
+class PanopticResult:
+    """Panoptic Quality and its factors, overall (mean over categories) and per category.
+
+    ``per_category[c] = (pq, sq, rq, tp, fp, fn)``.
+    """
+
+    pq: float
+    sq: float
+    rq: float
+    per_category: dict[int, tuple[float, float, float, int, int, int]]
+
+
+def _segments(ids: torch.Tensor, categories: Mapping[int, int], what: str) -> dict[int, int]:
+    present = {int(i) for i in torch.unique(ids).tolist()} - {0}
+    missing = present - set(categories)
+    if missing:
+        raise ValueError(f"{what}: segment ids {sorted(missing)[:5]} have no category in the mapping.")
+    return {i: int(categories[i]) for i in present}
+
+
+def panoptic_quality(
+    pred_ids: torch.Tensor,
+    pred_categories: Mapping[int, int],
+    true_ids: torch.Tensor,
+    true_categories: Mapping[int, int],
+) -> PanopticResult:
+    """Panoptic Quality of one image (or a batch concatenated along any axis).
+
+    Args:
+        pred_ids, true_ids: ``(H, W)`` integer segment ids of the same shape; 0 = no segment
+            (in the truth: void, left out of every IoU).
+        pred_categories, true_categories: segment id -> category id for every nonzero id
+            (stuff classes have one segment per image, things one per instance).
+
+    Returns:
+        :class:`PanopticResult`; categories with no true and no predicted segment are not averaged.
+    """
+    _check_maps(pred_ids, true_ids, "panoptic_quality")
+    pred_seg = _segments(pred_ids, pred_categories, "prediction")
+    true_seg = _segments(true_ids, true_categories, "truth")
+    p, t = pred_ids.reshape(-1).long(), true_ids.reshape(-1).long()
+    void = t == 0
+    area_p = {i: int((p == i).sum()) for i in pred_seg}
+    area_t = {j: int((t == j).sum()) for j in true_seg}
+    void_p = {i: int(((p == i) & void).sum()) for i in pred_seg}
+
+    matched_p: set[int] = set()
+    matched_t: set[int] = set()
+    stats: dict[int, list[float]] = {c: [0.0, 0, 0, 0] for c in set(pred_seg.values()) | set(true_seg.values())}
+    pairs, counts = torch.unique(torch.stack([p, t])[:, (p > 0) & (t > 0)], dim=1, return_counts=True)
+    for (i, j), inter in zip(pairs.T.tolist(), counts.tolist()):
+        if pred_seg[i] != true_seg[j]:
+            continue
+        union = area_p[i] + area_t[j] - inter - void_p[i]
+        iou = inter / union
+        if iou > 0.5:  # strictly: at most one match per segment
+            matched_p.add(i)
+            matched_t.add(j)
+            stats[true_seg[j]][0] += iou
+            stats[true_seg[j]][1] += 1
+    for i, c in pred_seg.items():
+        if i not in matched_p and void_p[i] <= 0.5 * area_p[i]:
+            stats[c][2] += 1
+    for j, c in true_seg.items():
+        if j not in matched_t:
+            stats[c][3] += 1
+
+    per_category: dict[int, tuple[float, float, float, int, int, int]] = {}
+    for c, (iou_sum, tp, fp, fn) in sorted(stats.items()):
+        if tp + fp + fn == 0:
+            continue  # a predicted segment entirely in void
+        denominator = tp + 0.5 * fp + 0.5 * fn
+        sq = iou_sum / tp if tp else 0.0
+        rq = tp / denominator
+        per_category[c] = (iou_sum / denominator, sq, rq, int(tp), int(fp), int(fn))
+    if not per_category:
+        raise ValueError("no segment in the prediction or the truth: Panoptic Quality is undefined.")
+    n = len(per_category)
+    return PanopticResult(
+        pq=sum(v[0] for v in per_category.values()) / n,
+        sq=sum(v[1] for v in per_category.values()) / n,
+        rq=sum(v[2] for v in per_category.values()) / n,
+        per_category=per_category,
+    )
