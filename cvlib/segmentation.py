@@ -1,4 +1,8 @@
-"""Segmentation task module (lesson 08): metrics for semantic and panoptic segmentation.
+"""Segmentation task module (lesson 08): losses, metrics and panoptic merging.
+
+Contents: :func:`dice_loss`; :func:`confusion_matrix`, :func:`iou_per_class`, :func:`mean_iou`,
+:func:`pixel_accuracy` and :func:`segmentation_confusion` (a model over a loader);
+:func:`merge_panoptic` (semantic map + instance masks -> panoptic map) and :func:`panoptic_quality`.
 
 Semantic segmentation is scored from a **confusion matrix** over pixels
 (``cm[t, p]`` = pixels of true class ``t`` predicted as ``p``): pixel accuracy
@@ -22,19 +26,23 @@ segment lying more than half in void is not counted as a false positive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 __all__ = [
     "IGNORE_INDEX",
     "PanopticResult",
     "confusion_matrix",
+    "dice_loss",
     "iou_per_class",
     "mean_iou",
+    "merge_panoptic",
     "panoptic_quality",
     "pixel_accuracy",
+    "segmentation_confusion",
 ]
 
 #: Label of pixels that no metric counts (unlabelled or ambiguous pixels).
@@ -191,3 +199,116 @@ def panoptic_quality(
         rq=sum(v[2] for v in per_category.values()) / n,
         per_category=per_category,
     )
+
+
+def dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX, eps: float = 1.0
+) -> torch.Tensor:
+    """Soft multi-class Dice loss: ``1 - mean_c (2 |P_c . T_c| + eps) / (|P_c| + |T_c| + eps)``.
+
+    Dice compares the predicted and true *areas* of each class, so a small class weighs as much
+    as a large one (cross-entropy sums over pixels and is dominated by the large classes).
+
+    Args:
+        logits: ``(B, C, H, W)`` float; softmax over C gives the per-pixel probabilities P.
+        target: ``(B, H, W)`` int64 labels in ``0..C-1``; ``ignore_index`` pixels are left out.
+        eps: smoothing added to numerator and denominator (a class absent from both scores 1).
+
+    Returns:
+        scalar loss in [0, 1] (0: perfect overlap of every class).
+    """
+    if logits.ndim != 4 or target.shape != (logits.shape[0], *logits.shape[2:]):
+        raise ValueError(
+            f"dice_loss expects logits (B, C, H, W) and target (B, H, W), got {tuple(logits.shape)} and {tuple(target.shape)}."
+        )
+    keep = (target != ignore_index).unsqueeze(1).to(logits.dtype)  # (B, 1, H, W)
+    probs = logits.softmax(1) * keep
+    one_hot = F.one_hot(target.where(target != ignore_index, 0), logits.shape[1]).permute(0, 3, 1, 2).to(logits.dtype)
+    one_hot = one_hot * keep
+    dims = (0, 2, 3)
+    intersection = (probs * one_hot).sum(dims)
+    dice = (2 * intersection + eps) / (probs.sum(dims) + one_hot.sum(dims) + eps)
+    return 1 - dice.mean()
+
+
+@torch.no_grad()
+def segmentation_confusion(
+    model: torch.nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    device: torch.device | str | None = None,
+    ignore_index: int = IGNORE_INDEX,
+) -> torch.Tensor:
+    """Run ``model`` (eval mode, restored afterwards) over ``(images, targets)`` batches and sum
+    their pixel confusion matrices: ``(num_classes, num_classes)`` int64 (see :func:`confusion_matrix`).
+
+    ``images``: ``(B, 3, H, W)`` float in [0, 1]; ``targets``: ``(B, H, W)`` int64.
+    ``device=None``: the model's device.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    try:
+        for images, targets in loader:
+            pred = model(images.to(device)).argmax(1).cpu()
+            cm += confusion_matrix(pred, targets, num_classes, ignore_index)
+    finally:
+        model.train(was_training)
+    return cm
+
+
+def merge_panoptic(
+    semantic: torch.Tensor,
+    instance_masks: torch.Tensor,
+    instance_labels: torch.Tensor,
+    instance_scores: torch.Tensor | None = None,
+    stuff_classes: Sequence[int] = (),
+    overlap_threshold: float = 0.5,
+    min_stuff_area: int = 0,
+) -> tuple[torch.Tensor, dict[int, int]]:
+    """Merge a semantic map and instance masks into a panoptic map (the heuristic of Kirillov et al., 2019).
+
+    Instances are pasted in order of decreasing score onto pixels not yet taken; an instance that
+    keeps less than ``overlap_threshold`` of its mask is dropped. Every remaining pixel whose
+    semantic class is a stuff class joins that class's single stuff segment (dropped below
+    ``min_stuff_area`` pixels); all other pixels stay 0 (no segment).
+
+    Args:
+        semantic: ``(H, W)`` int64 class map (from a semantic head).
+        instance_masks: ``(N, H, W)`` bool; instance_labels: ``(N,)`` int64 thing classes;
+        instance_scores: ``(N,)`` float (default: all equal, the given order).
+        stuff_classes: the class ids that are stuff (uncountable: sky, grass, ...).
+
+    Returns:
+        ``(ids, categories)``: ``(H, W)`` int64 segment ids (0 = none) and segment id -> class id,
+        the inputs of :func:`panoptic_quality`.
+    """
+    if instance_masks.ndim != 3 or instance_masks.shape[1:] != semantic.shape:
+        raise ValueError(
+            f"instance masks must be (N, H, W) with (H, W) = the semantic map's {tuple(semantic.shape)}, "
+            f"got {tuple(instance_masks.shape)}."
+        )
+    n = instance_masks.shape[0]
+    if instance_labels.shape != (n,) or (instance_scores is not None and instance_scores.shape != (n,)):
+        raise ValueError(f"need one label (and score) per instance mask: {n} masks.")
+    if not 0.0 < overlap_threshold <= 1.0:
+        raise ValueError(f"overlap_threshold must be in (0, 1], got {overlap_threshold}.")
+    ids = torch.zeros_like(semantic, dtype=torch.long)
+    categories: dict[int, int] = {}
+    order = torch.argsort(instance_scores, descending=True, stable=True) if instance_scores is not None else range(n)
+    for k in order:
+        mask = instance_masks[int(k)].bool()
+        free = mask & (ids == 0)
+        if mask.sum() == 0 or free.sum() < overlap_threshold * mask.sum():
+            continue
+        segment = len(categories) + 1
+        ids[free] = segment
+        categories[segment] = int(instance_labels[int(k)])
+    for c in stuff_classes:
+        region = (semantic == c) & (ids == 0)
+        if region.sum() > max(min_stuff_area, 0):
+            segment = len(categories) + 1
+            ids[region] = segment
+            categories[segment] = int(c)
+    return ids, categories

@@ -4,15 +4,19 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from cvlib.segmentation import (
     IGNORE_INDEX,
     confusion_matrix,
+    dice_loss,
     iou_per_class,
     mean_iou,
+    merge_panoptic,
     panoptic_quality,
     pixel_accuracy,
+    segmentation_confusion,
 )
 
 
@@ -138,3 +142,72 @@ def test_panoptic_quality_rejects_ids_without_a_category_and_empty_inputs():
         panoptic_quality(torch.zeros(3, dtype=torch.long), {}, torch.zeros(3, dtype=torch.long), {})
     with pytest.raises(ValueError, match="differ in shape"):
         panoptic_quality(torch.zeros(3, dtype=torch.long), {}, torch.zeros(4, dtype=torch.long), {})
+
+
+def test_dice_loss_is_zero_for_a_confident_perfect_prediction_and_weighs_small_classes():
+    target = torch.zeros(1, 10, 10, dtype=torch.long)
+    target[0, :2, :2] = 1  # a small class: 4 of 100 pixels
+    perfect = F.one_hot(target, 2).permute(0, 3, 1, 2).float() * 50
+    assert float(dice_loss(perfect, target)) == pytest.approx(0.0, abs=1e-6)
+    background_only = torch.zeros(1, 2, 10, 10)
+    background_only[:, 0] = 50  # misses the small class entirely: 96 % of the pixels right
+    # per class (eps = 1): background (2 * 96 + 1) / (100 + 96 + 1), small class (0 + 1) / (0 + 4 + 1)
+    expected = 1 - (193 / 197 + 1 / 5) / 2
+    assert float(dice_loss(background_only, target)) == pytest.approx(expected, abs=1e-5)
+    assert expected > 0.4  # one of two classes lost: Dice sees it, pixel accuracy (0.96) hardly does
+
+
+def test_dice_loss_leaves_ignored_pixels_out_and_checks_shapes():
+    target = torch.tensor([[[0, 1], [IGNORE_INDEX, IGNORE_INDEX]]])
+    logits = torch.zeros(1, 2, 2, 2)
+    logits[0, 0, 0, 0] = logits[0, 1, 0, 1] = 50
+    logits[0, 1, 1, :] = 50  # wrong, but ignored
+    assert float(dice_loss(logits, target)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="logits"):
+        dice_loss(torch.zeros(2, 2, 2), target)
+
+
+def test_segmentation_confusion_sums_batches_and_restores_the_mode():
+    class Echo(torch.nn.Module):  # "predicts" the class stored in the first channel
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return F.one_hot((x[:, 0] * 2).round().long(), 3).permute(0, 3, 1, 2).float()
+
+    images = torch.zeros(4, 3, 2, 2)
+    images[:, 0] = torch.tensor([[0.0, 0.5], [1.0, 1.0]])
+    targets = torch.tensor([[[0, 1], [2, 1]]]).repeat(4, 1, 1)
+    loader = [(images[:2], targets[:2]), (images[2:], targets[2:])]
+    model = Echo().train()
+    cm = segmentation_confusion(model, loader, 3)
+    assert cm.tolist() == [[4, 0, 0], [0, 4, 4], [0, 0, 4]]
+    assert model.training
+
+
+def test_merge_panoptic_pastes_instances_by_score_then_fills_stuff():
+    semantic = torch.tensor([[0, 0, 0, 0], [0, 3, 3, 1], [1, 3, 3, 1]])  # 0, 1: stuff; 3: a thing class
+    masks = torch.zeros(3, 3, 4, dtype=torch.bool)
+    masks[0, 1:, 1:3] = True  # the true instance (4 pixels), score 0.9
+    masks[1, 1:, 2:4] = True  # overlaps it: keeps 2 of 4 pixels after the first -> dropped at 0.6
+    masks[2, 0, 0] = True  # a one-pixel instance, lowest score
+    ids, cats = merge_panoptic(
+        semantic,
+        masks,
+        torch.tensor([3, 3, 3]),
+        torch.tensor([0.9, 0.8, 0.1]),
+        stuff_classes=(0, 1),
+        overlap_threshold=0.6,
+    )
+    assert cats == {1: 3, 2: 3, 3: 0, 4: 1}
+    assert ids.tolist() == [[2, 3, 3, 3], [3, 1, 1, 4], [4, 1, 1, 4]]
+    # the result scores perfectly against itself, and feeds panoptic_quality directly
+    assert panoptic_quality(ids, cats, ids, cats).pq == 1.0
+
+
+def test_merge_panoptic_rejects_mismatched_inputs():
+    with pytest.raises(ValueError, match="instance masks"):
+        merge_panoptic(torch.zeros(3, 4, dtype=torch.long), torch.zeros(1, 4, 3, dtype=torch.bool), torch.tensor([1]))
+    with pytest.raises(ValueError, match="one label"):
+        merge_panoptic(torch.zeros(3, 4, dtype=torch.long), torch.zeros(2, 3, 4, dtype=torch.bool), torch.tensor([1]))
