@@ -5,6 +5,7 @@
 - ``cvlib.data.download``  checksummed downloads and safe archive extraction
 - ``cvlib.data.domains``   generated day/night scenes, two domains for unpaired translation (lesson 06, quick)
 - ``cvlib.data.horse2zebra``  the CycleGAN paper's horse2zebra photos (lesson 06, full)
+- ``cvlib.data.segscenes``  generated panoptic scenes: textured stuff + occluding shapes (lesson 08, quick)
 
 Datasets only: one real dataset per file, generated datasets by family. Nothing here
 imports from models or task modules (dependencies flow data -> models -> task -> metrics -> viz).
