@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from cvlib.models.utils import eval_mode
+
 __all__ = [
     "IGNORE_INDEX",
     "PanopticResult",
@@ -246,15 +248,11 @@ def segmentation_confusion(
     ``device=None``: the model's device.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    try:
+    with eval_mode(model):
         for images, targets in loader:
             pred = model(images.to(device)).argmax(1).cpu()
             cm += confusion_matrix(pred, targets, num_classes, ignore_index)
-    finally:
-        model.train(was_training)
     return cm
 
 

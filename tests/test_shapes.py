@@ -94,3 +94,19 @@ def test_shapes_written_as_coco_read_back_exactly(tmp_path):
         assert np.array_equal(masks, s.masks) and np.array_equal(labels, s.labels)
         _, target = ds[i]
         assert torch.equal(target["boxes"].as_subclass(torch.Tensor), torch.from_numpy(s.boxes))
+
+
+def test_shape_mask_draws_each_shape_about_its_diameter_and_rejects_bad_arguments():
+    import numpy as np
+    import pytest
+
+    from cvlib.data.shapes import shape_mask
+
+    rng = np.random.default_rng(0)
+    circle = shape_mask(rng, 1, 64, 20.0, 32.0, 32.0)
+    assert circle.dtype == bool and circle.shape == (64, 64)
+    assert abs(int(circle.sum()) - np.pi * 10**2) < 0.1 * np.pi * 10**2
+    for label in (2, 3):
+        assert shape_mask(rng, label, 64, 20.0, 32.0, 32.0).any()
+    with pytest.raises(ValueError, match="label 1, 2 or 3"):
+        shape_mask(rng, 4, 64, 20.0, 32.0, 32.0)

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cvlib.data.shapes import _shape_mask
+from cvlib.data.shapes import shape_mask
 
 __all__ = [
     "IGNORE",
@@ -287,7 +287,7 @@ def make_segscene(
             cx, cy = np.clip([px, py] + rng.uniform(-0.8, 0.8, size=2) * d, lo, hi)
         else:
             cx, cy = rng.uniform(lo, hi, size=2)
-        m = _shape_mask(rng, shape, size, d, float(cx), float(cy))
+        m = shape_mask(rng, shape, size, d, float(cx), float(cy))
         if not m.any():
             continue
         local = img[m].mean(axis=0)

@@ -81,8 +81,14 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return img
 
 
-def _shape_mask(rng: np.random.Generator, label: int, size: int, diameter: float, cx: float, cy: float) -> np.ndarray:
-    """``(size, size)`` bool mask of one whole shape (label 1 circle, 2 square, 3 triangle)."""
+def shape_mask(rng: np.random.Generator, label: int, size: int, diameter: float, cx: float, cy: float) -> np.ndarray:
+    """``(size, size)`` bool mask of one whole shape (label 1 circle, 2 square, 3 triangle) of about
+    ``diameter`` pixels centred at ``(cx, cy)``, at a random rotation drawn from ``rng``; parts outside
+    the image are cut off. Also used by :mod:`cvlib.data.segscenes`."""
+    if label not in (1, 2, 3) or not diameter > 0 or size < 1:
+        raise ValueError(
+            f"shape_mask needs label 1, 2 or 3, diameter > 0 and size >= 1, got {label}, {diameter}, {size}."
+        )
     mask = np.zeros((size, size), dtype=bool)
     r = diameter / 2
     if label == 1:
@@ -128,7 +134,7 @@ def make_scene(
         d = float(rng.uniform(*diameter))
         for _try in range(20):
             cx, cy = rng.uniform(d / 2, size - d / 2, size=2)
-            m = _shape_mask(rng, label, size, d, cx, cy)
+            m = shape_mask(rng, label, size, d, cx, cy)
             if all((v & ~m).sum() >= min_visible * f.sum() for v, f in zip(visible, full)):
                 break
         else:

@@ -25,6 +25,7 @@ from torch import nn
 from cvlib.models.efficientnet_lite import EfficientNetLite0
 from cvlib.models.maskrcnn import EfficientNetLite0Features
 from cvlib.models.pretrained import Normalize, load_pretrained
+from cvlib.validate import check_images
 
 UPSAMPLE_MODES = ("bilinear", "transposed")
 
@@ -91,8 +92,8 @@ class Up(nn.Module):
 
 
 def _check_input(x: torch.Tensor, multiple: int, what: str) -> None:
-    if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"{what} expects images (B, 3, H, W), got shape {tuple(x.shape)}.")
+    # shape and dtype only: no pass over the values in a training step's forward
+    check_images(x, channels=3, finite=False, what=f"the images given to {what}")
     if x.shape[-2] % multiple or x.shape[-1] % multiple:
         raise ValueError(f"{what} needs H and W divisible by {multiple}, got {tuple(x.shape[-2:])}: pad or resize.")
 
