@@ -136,12 +136,66 @@ def horse2zebra_folder(root: Path, n_train: int = 24, n_test: int = 8, size: int
     return folder
 
 
+# (breed, class id 1..37, species 1 cat / 2 dog, breed id within the species), as in the real split files
+PET_BREEDS = (("Abyssinian", 1, 1, 1), ("american_bulldog", 2, 2, 1), ("Bengal", 6, 1, 2), ("beagle", 5, 2, 4))
+
+
+def pets_folder(
+    root: Path, n_trainval: int = 12, n_test: int = 8, size: tuple[int, int] = (40, 32), seed: int = 0
+) -> Path:
+    """``<root>/oxford-iiit-pet/`` as torchvision's ``OxfordIIITPet`` leaves it (``size`` = (width, height)):
+
+    ``images/<Breed>_<n>.jpg``, ``annotations/trimaps/<Breed>_<n>.png`` (one channel: 1 pet,
+    2 background, 3 border) and ``annotations/trainval.txt`` / ``test.txt`` ("Abyssinian_1 1 1 1").
+    The pet is an orange ellipse at a random place on dark noise; its trimap has a border ring of 3s about 2 px wide.
+    """
+    rng = np.random.default_rng(seed)
+    folder = root / "oxford-iiit-pet"
+    images, trimaps = folder / "images", folder / "annotations" / "trimaps"
+    images.mkdir(parents=True, exist_ok=True)
+    trimaps.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    for split, n, start in (("trainval", n_trainval, 0), ("test", n_test, n_trainval)):
+        lines = []
+        for i in range(start, start + n):
+            breed, class_id, species, breed_id = PET_BREEDS[i % len(PET_BREEDS)]
+            image_id = f"{breed}_{i + 1}"
+            cx, cy = rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h
+            rx, ry = rng.uniform(0.25, 0.35) * w, rng.uniform(0.25, 0.35) * h
+            r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)  # 1 on the ellipse's outline
+            ring = 1.0 / min(rx, ry)  # about 1 px either side of the outline
+            trimap = np.full((h, w), 2, dtype=np.uint8)
+            trimap[r < 1 + ring] = 3
+            trimap[r < 1 - ring] = 1
+            pixels = rng.integers(0, 70, size=(h, w, 3), dtype=np.uint8)
+            pixels[r < 1] = np.array([230, 140, 30], dtype=np.uint8) + rng.integers(0, 20, size=(3,), dtype=np.uint8)
+            buf = io.BytesIO()
+            Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
+            (images / f"{image_id}.jpg").write_bytes(buf.getvalue())
+            (trimaps / f"{image_id}.png").write_bytes(png_bytes(trimap))
+            lines.append(f"{image_id} {class_id} {species} {breed_id}")
+        (folder / "annotations" / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
 def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", "maskrcnn_resnet50_fpn")) -> list[Path]:
     """Seeded random-init state dicts under the official file names in ``<torch_home>/hub/checkpoints``,
-    so ``weights=...`` loading code runs as with the real download."""
+    so ``weights=...`` loading code runs as with the real download.
+
+    ``names``: any of ``"resnet18"``, ``"maskrcnn_resnet50_fpn"`` (the default pair), ``"lraspp_mobilenet_v3_large"``
+    and ``"deeplabv3_mobilenet_v3_large"`` (their COCO_WITH_VOC_LABELS_V1 files; with those weights torchvision
+    loads no separate backbone file).
+    """
     import torch
     from torchvision.models import ResNet18_Weights, resnet18
     from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+    from torchvision.models.segmentation import (
+        DeepLabV3_MobileNet_V3_Large_Weights,
+        LRASPP_MobileNet_V3_Large_Weights,
+        deeplabv3_mobilenet_v3_large,
+        lraspp_mobilenet_v3_large,
+    )
 
     builders = {
         "resnet18": (ResNet18_Weights.DEFAULT, lambda: resnet18(weights=None)),
@@ -149,7 +203,18 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
             MaskRCNN_ResNet50_FPN_Weights.COCO_V1,
             lambda: maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91),
         ),
+        "lraspp_mobilenet_v3_large": (
+            LRASPP_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1,
+            lambda: lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21),
+        ),
+        "deeplabv3_mobilenet_v3_large": (
+            DeepLabV3_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1,
+            lambda: deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=True),
+        ),
     }
+    unknown = [n for n in names if n not in builders]
+    if unknown:
+        raise ValueError(f"no fixture weights for {unknown}: choose from {sorted(builders)}")
     folder = torch_home / "hub" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
     written = []

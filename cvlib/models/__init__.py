@@ -8,6 +8,8 @@
 - ``cvlib.models.utils``       where a model lives: ``device=None`` in any cvlib helper means the model's device
 - ``cvlib.models.gan``         DCGAN generator / discriminator, plain and class-conditional (lesson 05)
 - ``cvlib.models.cyclegan``    CycleGAN's ResNet generator and PatchGAN discriminator (lesson 06)
+- ``cvlib.models.segmenters``  torchvision's LR-ASPP / DeepLabV3 (MobileNetV3) in pixel space, COCO-pretrained
+  or from scratch: ``torchvision_segmenter`` (lesson 08, full)
 
 Only nn.Modules and their builders live here (plus the shared model utilities of
 ``cvlib.models.utils``); losses, training steps and sampling belong to the task modules
