@@ -117,6 +117,21 @@ EXERCISES: dict[str, Exercise] = {
         lambda: len(range(0, 224 - 56 + 1, 28)) ** 2,
         "positions per side = (224 - 56) / 28 + 1, in both directions.",
     ),
+    "08.dilated_receptive_field": Exercise(
+        "Receptive field (pixels) of three stacked 3x3 convolutions, stride 1, dilations 1, 2 and 4?",
+        lambda: receptive_field([(d * (3 - 1) + 1, 1) for d in (1, 2, 4)]),
+        "a 3x3 kernel with dilation d spans d x (3 - 1) + 1 pixels; with stride 1 each layer adds its span minus 1.",
+    ),
+    "08.iou_from_cm": Exercise(
+        "IoU of class 1 from the confusion matrix [[50, 10], [5, 35]] (rows: true class)?",
+        lambda: 35 / (35 + 10 + 5),
+        "IoU = cm[c, c] / (row c + column c - cm[c, c]): the diagonal over truth-or-prediction pixels.",
+    ),
+    "08.panoptic_quality": Exercise(
+        "PQ of one class with matches of IoU 0.9 and 0.7, one unmatched prediction and one unmatched truth?",
+        lambda: (0.9 + 0.7) / (2 + 0.5 * 1 + 0.5 * 1),
+        "PQ = sum of matched IoUs / (TP + FP/2 + FN/2); here SQ = 0.8 and RQ = 2/3.",
+    ),
 }
 
 

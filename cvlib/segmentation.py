@@ -2,7 +2,12 @@
 
 Contents: :func:`dice_loss`; :func:`confusion_matrix`, :func:`iou_per_class`, :func:`mean_iou`,
 :func:`pixel_accuracy` and :func:`segmentation_confusion` (a model over a loader);
-:func:`merge_panoptic` (semantic map + instance masks -> panoptic map) and :func:`panoptic_quality`.
+:func:`merge_panoptic` (semantic map + instance masks -> panoptic map) and :func:`panoptic_quality`;
+:func:`train_segmenter` (random crops and flips from in-memory tensors, one-cycle AdamW) and
+:func:`segment` (per-pixel class and confidence); :func:`connected_instances` (instances as
+connected regions of a thing class) and :func:`concat_panoptic` (score a whole set at once);
+drawing: :func:`colorize`, :func:`colorize_panoptic` (lesson 03's class colours) and
+:func:`show_segmentation` (image / truth / prediction / errors).
 
 Semantic segmentation is scored from a **confusion matrix** over pixels
 (``cm[t, p]`` = pixels of true class ``t`` predicted as ``p``): pixel accuracy
@@ -26,25 +31,42 @@ segment lying more than half in void is not counted as a false positive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
+import numpy as np
+import skimage.measure
+import skimage.segmentation
 import torch
 import torch.nn.functional as F
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from tqdm.auto import tqdm
 
-from cvlib.models.utils import eval_mode
+from cvlib.detection.drawing import class_color
+from cvlib.models.utils import eval_mode, resolve_device
 
 __all__ = [
     "IGNORE_INDEX",
     "PanopticResult",
+    "class_colors",
+    "colorize",
+    "colorize_panoptic",
+    "concat_panoptic",
     "confusion_matrix",
+    "connected_instances",
     "dice_loss",
     "iou_per_class",
     "mean_iou",
     "merge_panoptic",
     "panoptic_quality",
     "pixel_accuracy",
+    "segment",
     "segmentation_confusion",
+    "show_segmentation",
+    "train_segmenter",
 ]
 
 #: Label of pixels that no metric counts (unlabelled or ambiguous pixels).
@@ -310,3 +332,282 @@ def merge_panoptic(
             ids[region] = segment
             categories[segment] = int(c)
     return ids, categories
+
+
+# ----------------------------------------------------------------------------- training and inference
+
+
+def _encoder_parameters(model: torch.nn.Module) -> set[int]:
+    encoder = getattr(model, "encoder", None)
+    return {id(p) for p in encoder.parameters()} if isinstance(encoder, torch.nn.Module) else set()
+
+
+def train_segmenter(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    steps: int,
+    batch_size: int = 16,
+    crop: int | None = None,
+    lr: float = 3e-3,
+    encoder_lr: float | None = None,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    channels_last: bool = True,
+    progress: bool = True,
+) -> list[float]:
+    """Train a segmenter for ``steps`` mini-batches drawn at random from in-memory tensors; return the losses.
+
+    Each step draws ``batch_size`` images with replacement, flips each horizontally with probability
+    1/2, cuts one random ``crop x crop`` window (the same for the batch; ``None``: whole images),
+    and takes an AdamW step on ``loss_fn(logits, masks)``. The learning rate follows a one-cycle
+    schedule (10 % warm-up to the peak, then cosine decay). Parameters of ``model.encoder`` (if the
+    model has one, as the lesson-08 networks do) peak at ``encoder_lr`` (default ``lr``): a pretrained
+    encoder wants smaller steps than a new decoder. The model is left in eval mode.
+
+    Args:
+        images: ``(N, 3, H, W)`` uint8 (0..255) or float in [0, 1], on any device.
+        masks: ``(N, H, W)`` int64 labels (the loss decides which value is ignored).
+        seed: seeds the batch draws, flips and crops (the model's initialisation is the caller's).
+        device: where to train; None = the model's device.
+        channels_last: NHWC memory layout (faster convolutions on CPU and recent GPUs).
+
+    Raises:
+        ValueError: bad shapes, an empty set, a crop larger than the images; FloatingPointError on a
+        NaN or infinite loss.
+    """
+    if images.ndim != 4 or images.shape[1] != 3 or masks.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(
+            f"train_segmenter expects images (N, 3, H, W) and masks (N, H, W), got {tuple(images.shape)} and "
+            f"{tuple(masks.shape)}."
+        )
+    n, height, width = masks.shape
+    if n == 0 or steps < 1 or batch_size < 1:
+        raise ValueError(f"need at least one image, step and batch element, got {n}, {steps} and {batch_size}.")
+    if crop is not None and not 1 <= crop <= min(height, width):
+        raise ValueError(f"crop must be in 1..{min(height, width)} (the image side), got {crop}.")
+    device = resolve_device(model, device)
+    encoder = _encoder_parameters(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    split = [
+        ([p for p in trainable if id(p) in encoder], encoder_lr or lr),
+        ([p for p in trainable if id(p) not in encoder], lr),
+    ]
+    split = [(params, rate) for params, rate in split if params]
+    if not split:
+        raise ValueError("the model has no trainable parameter.")
+    optimizer = torch.optim.AdamW([{"params": p, "lr": r} for p, r in split], weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[r for _, r in split], total_steps=steps, pct_start=0.1
+    )
+    generator = torch.Generator().manual_seed(seed)
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(memory_format=memory).train()
+    losses: list[float] = []
+    bar = tqdm(range(steps), desc="training", disable=not progress)
+    for step in bar:
+        idx = torch.randint(0, n, (batch_size,), generator=generator)
+        x, y = images[idx.to(images.device)].to(device), masks[idx.to(masks.device)].to(device)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        flip = (torch.rand(batch_size, generator=generator) < 0.5).to(device)
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        y = torch.where(flip[:, None, None], y.flip(-1), y)
+        if crop is not None:
+            i0 = int(torch.randint(0, height - crop + 1, (1,), generator=generator))
+            j0 = int(torch.randint(0, width - crop + 1, (1,), generator=generator))
+            x, y = x[..., i0 : i0 + crop, j0 : j0 + crop], y[..., i0 : i0 + crop, j0 : j0 + crop]
+        loss = loss_fn(model(x.contiguous(memory_format=memory)), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: lower the learning rate.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def segment(
+    model: torch.nn.Module, images: torch.Tensor, batch_size: int = 50, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel class and confidence of ``model`` on ``images`` (eval mode, restored afterwards).
+
+    Args:
+        images: ``(N, 3, H, W)`` uint8 (0..255) or float in [0, 1].
+        device: None = the model's device.
+
+    Returns:
+        ``(labels, confidence)``: ``(N, H, W)`` int64 argmax classes and ``(N, H, W)`` float32 softmax
+        probability of that class, in [0, 1]; both on the CPU.
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"segment expects images (N, 3, H, W), got {tuple(images.shape)}.")
+    device = resolve_device(model, device)
+    labels, confidence = [], []
+    with eval_mode(model):
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(device)
+            x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+            conf, lab = model(x).float().softmax(1).max(1)
+            labels.append(lab.cpu())
+            confidence.append(conf.cpu())
+    if not labels:
+        raise ValueError("segment got no image.")
+    return torch.cat(labels), torch.cat(confidence)
+
+
+# ----------------------------------------------------------------------------- panoptic helpers
+
+
+def connected_instances(
+    semantic: torch.Tensor,
+    thing_classes: Sequence[int],
+    confidence: torch.Tensor | None = None,
+    min_area: int = 1,
+    connectivity: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Instances from a semantic map alone: each connected region of one thing class is one instance.
+
+    The simplest bottom-up instance head: it needs no extra network, but two touching instances of
+    the same class become one (a detector or a centre/offset head separates them).
+
+    Args:
+        semantic: ``(H, W)`` int64 class map.
+        thing_classes: the class ids that are things (countable).
+        confidence: ``(H, W)`` float per-pixel confidence (e.g. from :func:`segment`); an instance's
+            score is its mean. Default: its area share (larger first).
+        min_area: regions with fewer pixels are dropped (specks).
+        connectivity: 1 = 4-neighbours, 2 = 8-neighbours (scikit-image's convention).
+
+    Returns:
+        ``(masks, labels, scores)``: ``(K, H, W)`` bool, ``(K,)`` int64, ``(K,)`` float32, the inputs
+        of :func:`merge_panoptic`.
+    """
+    if semantic.ndim != 2 or semantic.dtype.is_floating_point:
+        raise ValueError(f"semantic must be an (H, W) integer map, got {tuple(semantic.shape)} {semantic.dtype}.")
+    if confidence is not None and confidence.shape != semantic.shape:
+        raise ValueError(f"confidence {tuple(confidence.shape)} must have the semantic map's shape.")
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity must be 1 (4-neighbours) or 2 (8-neighbours), got {connectivity}.")
+    sem = semantic.cpu().numpy()
+    masks: list[torch.Tensor] = []
+    labels: list[int] = []
+    scores: list[float] = []
+    for c in thing_classes:
+        regions = skimage.measure.label(sem == c, connectivity=connectivity)
+        for k in range(1, int(regions.max()) + 1):
+            mask = torch.from_numpy(regions == k)
+            area = int(mask.sum())
+            if area < min_area:
+                continue
+            masks.append(mask)
+            labels.append(int(c))
+            scores.append(float(confidence.cpu()[mask].mean()) if confidence is not None else area / mask.numel())
+    if not masks:
+        return torch.zeros(0, *semantic.shape, dtype=torch.bool), torch.zeros(0, dtype=torch.long), torch.zeros(0)
+    return torch.stack(masks), torch.tensor(labels), torch.tensor(scores, dtype=torch.float32)
+
+
+def concat_panoptic(maps: Sequence[tuple[torch.Tensor, Mapping[int, int]]]) -> tuple[torch.Tensor, dict[int, int]]:
+    """Stack per-image panoptic maps ``[(ids (H, W), categories), ...]`` into one ``(N, H, W)`` map.
+
+    Segment ids are shifted so that no two images share one (0 stays 0), so that
+    :func:`panoptic_quality` on the result scores the whole set at once.
+    """
+    if not maps:
+        raise ValueError("concat_panoptic needs at least one (ids, categories) pair.")
+    out, categories, offset = [], {}, 0
+    for ids, cats in maps:
+        out.append(torch.where(ids > 0, ids + offset, torch.zeros_like(ids)))
+        categories.update({i + offset: c for i, c in cats.items()})
+        offset += max(int(ids.max()) if ids.numel() else 0, max(cats, default=0))
+    return torch.stack(out), categories
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def class_colors(num_classes: int) -> np.ndarray:
+    """``(num_classes, 3)`` float RGB in [0, 1]: class ``c`` has lesson 03's colour for label ``c + 1``."""
+    return np.array([to_rgb(class_color(c + 1)) for c in range(num_classes)])
+
+
+def colorize(labels: torch.Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """A class map ``(H, W)`` int64 as an ``(H, W, 3)`` float RGB image in [0, 1]; ignored pixels white."""
+    lab = labels.cpu().numpy()
+    if lab.ndim != 2:
+        raise ValueError(f"colorize expects one (H, W) class map, got shape {lab.shape}.")
+    ignored = lab == ignore_index
+    if ((lab < 0) | (lab >= num_classes))[~ignored].any():
+        raise ValueError(f"class labels must be in 0..{num_classes - 1} (or {ignore_index}).")
+    rgb = class_colors(num_classes)[np.where(ignored, 0, lab)]
+    rgb[ignored] = 1.0
+    return rgb
+
+
+def colorize_panoptic(ids: torch.Tensor, categories: Mapping[int, int], num_classes: int, seed: int = 0) -> np.ndarray:
+    """A panoptic map as ``(H, W, 3)`` float RGB in [0, 1]: stuff and thing segments in their class
+    colour, each thing segment shaded differently (so two instances of one class differ), segment
+    borders black, id 0 (no segment / void) white.
+    """
+    seg = ids.cpu().numpy()
+    rng = np.random.default_rng(seed)
+    colours = class_colors(num_classes)
+    rgb = np.ones((*seg.shape, 3))
+    for i in np.unique(seg[seg > 0]):
+        shade = rng.uniform(0.45, 1.0)
+        rgb[seg == i] = colours[categories[int(i)]] * shade
+    rgb[skimage.segmentation.find_boundaries(seg, mode="inner")] = 0.0
+    return rgb
+
+
+def show_segmentation(
+    images: torch.Tensor,
+    truth: torch.Tensor,
+    pred: torch.Tensor,
+    class_names: Sequence[str],
+    ignore_index: int = IGNORE_INDEX,
+    title: str = "Held-out images: truth, prediction and errors",
+) -> Figure:
+    """One row per image: the image, the true and the predicted class map, and the errors (red; ignored
+    pixels grey), with a colour legend of the classes.
+
+    Args:
+        images: ``(N, 3, H, W)`` uint8 or float in [0, 1]; truth, pred: ``(N, H, W)`` int64 class maps.
+    """
+    if images.ndim != 4 or truth.shape != pred.shape or truth.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(
+            f"expected images (N, 3, H, W) with truth and pred (N, H, W), got {tuple(images.shape)}, "
+            f"{tuple(truth.shape)} and {tuple(pred.shape)}."
+        )
+    c = len(class_names)
+    n = len(images)
+    fig, axes = plt.subplots(n, 4, figsize=(7.2, 1.8 * n + 0.9), squeeze=False)
+    for r in range(n):
+        x = images[r].cpu()
+        x = x.float() / 255 if x.dtype == torch.uint8 else x
+        wrong = (pred[r] != truth[r]).cpu().numpy()
+        ignored = (truth[r] == ignore_index).cpu().numpy()
+        err = np.ones((*wrong.shape, 3))
+        err[wrong] = (0.85, 0.1, 0.1)
+        err[ignored] = 0.7
+        panels = [x.permute(1, 2, 0).numpy(), colorize(truth[r], c, ignore_index), colorize(pred[r], c), err]
+        names = ["image", "truth", "prediction", f"errors ({wrong[~ignored].mean():.0%})"]
+        for ax, panel, name in zip(axes[r], panels, names):
+            ax.imshow(panel, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name, fontsize=8)
+    colours = class_colors(c)
+    handles = [Patch(color=colours[k], label=class_names[k]) for k in range(c)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(c, 7), fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.5 / (1.8 * n + 0.9), 1, 1))
+    return fig

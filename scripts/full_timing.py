@@ -183,6 +183,26 @@ def pgd_step(batch: int, device):
     return step
 
 
+def segmenter_step(s: dict, batch: int, device):
+    """One step of lesson 08's train_segmenter: the torchvision segmenter on random crops (2 classes)."""
+    from cvlib.models.segmenters import torchvision_segmenter
+    from cvlib.segmentation import dice_loss
+
+    model = torchvision_segmenter(2, pretrained=False, name=s["model"]).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.rand(batch, 3, s["crop"], s["crop"], device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 2, (batch, s["crop"], s["crop"]), device=device)
+
+    def step() -> None:
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, y) + dice_loss(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def workloads() -> list[Workload]:
     from cvlib.models.classic import LeNet5, SmallVGG
 
@@ -313,6 +333,25 @@ def workloads() -> list[Workload]:
             lambda d, s=s: classifier_step(
                 SmallVGG(3, 3, (8, 16, 32), dropout=0.1), (s["batch_size"], 3, s["scene_size"], s["scene_size"]), 3, d
             ),
+        )
+    )
+
+    s = full_sizes("08_segmentation")
+    curve_runs = len(s["curve_sizes"]) * 2 * s["curve_seeds"]  # pretrained and scratch, each seed
+    out.append(
+        Workload(
+            "08",
+            f"{s['model']}, {s['steps']:,} steps on {s['crop']} px crops (batch {s['batch_size']})",
+            s["steps"],
+            lambda d, s=s: segmenter_step(s, s["batch_size"], d),
+        )
+    )
+    out.append(
+        Workload(
+            "08",
+            f"pretrained vs scratch, {curve_runs} runs x {s['curve_steps']:,} steps",
+            curve_runs * s["curve_steps"],
+            lambda d, s=s: segmenter_step(s, s["curve_batch_size"], d),
         )
     )
     return out

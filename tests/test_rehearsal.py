@@ -7,7 +7,7 @@ What a Colab or CUDA learner runs, on this machine and in CI, through the real
   under a temporary ``CVLIB_DATA``; hymenoptera, which lesson 02 downloads, is served as
   the real zip archive by a local HTTP server (``CVLIB_MIRROR``: the URL base is the only
   thing overridden) and goes through download -> verify -> extract;
-- torchvision weights (ResNet-18, COCO Mask R-CNN) are seeded random-init state dicts
+- torchvision weights (ResNet-18, COCO Mask R-CNN, COCO LR-ASPP) are seeded random-init state dicts
   under their official file names in a temporary ``TORCH_HOME``, so the real
   ``weights=...`` loading code runs;
 - sizes shrink only through the ``parameters`` cell: a cell injected after it updates
@@ -72,6 +72,18 @@ OVERRIDES = {
         "occlusion_scenes": 4,
         "tsne_points": 40,
     },
+    "08_segmentation": {
+        "image_size": 64,
+        "train_images": 12,
+        "test_images": 8,
+        "steps": 2,
+        "batch_size": 4,
+        "crop": 32,
+        "curve_sizes": [4, 8],
+        "curve_seeds": 1,
+        "curve_steps": 2,
+        "curve_batch_size": 2,
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -89,8 +101,11 @@ def full_world(tmp_path_factory):
     fullfixtures.celeba_folder(data)
     fullfixtures.pennfudan_folder(data)
     fullfixtures.horse2zebra_folder(data)
+    fullfixtures.pets_folder(data)
     fullfixtures.hymenoptera_zip(served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip")
-    fullfixtures.torchvision_weights(torch_home)
+    fullfixtures.torchvision_weights(
+        torch_home, names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large")
+    )
     with fullfixtures.LocalMirror(served) as mirror:
         yield {
             "env": {

@@ -432,6 +432,9 @@ class SegScenesDataset(Dataset):
     """
 
     classes = SEG_CLASSES
+    stuff_classes = STUFF_CLASSES
+    thing_classes = THING_CLASSES
+    ignore_index = IGNORE
 
     def __init__(
         self, n: int, size: int = 96, seed: int = 0, max_things: int = 5, with_instances: bool = False
@@ -453,6 +456,14 @@ class SegScenesDataset(Dataset):
         if self.with_instances:
             return image, self.semantic[idx], self.instances[idx]
         return image, self.semantic[idx]
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images, semantic)``: ``(n, 3, size, size)`` uint8 and ``(n, size, size)`` int64 (the stored tensors)."""
+        return self.images, self.semantic
+
+    def panoptic(self, idx: int) -> tuple[torch.Tensor, dict[int, int]]:
+        """The exact panoptic truth of scene ``idx``: :func:`panoptic_target` of its semantic and instance maps."""
+        return panoptic_target(self.semantic[idx], self.instances[idx])
 
     def class_shares(self) -> torch.Tensor:
         """``(7,)`` float64: the fraction of all pixels of each class (sums to 1)."""

@@ -76,6 +76,11 @@ class TorchvisionSegmenter(nn.Module):
         self.num_classes = num_classes
         self.pretrained = pretrained
 
+    @property
+    def encoder(self) -> nn.Module:
+        """The backbone (MobileNetV3 features): what :func:`cvlib.segmentation.train_segmenter` gives its own learning rate."""
+        return self.net.get_submodule("backbone")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shape and dtype only: no pass over the values in a training step's forward (as cvlib.models.unet)
         check_images(x, channels=3, finite=False, min_size=MIN_SIZE, what=f"the images given to {self.name}")
