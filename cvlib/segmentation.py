@@ -393,7 +393,7 @@ def train_segmenter(
     encoder = _encoder_parameters(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     split = [
-        ([p for p in trainable if id(p) in encoder], encoder_lr or lr),
+        ([p for p in trainable if id(p) in encoder], lr if encoder_lr is None else encoder_lr),
         ([p for p in trainable if id(p) not in encoder], lr),
     ]
     split = [(params, rate) for params, rate in split if params]
@@ -523,6 +523,9 @@ def concat_panoptic(maps: Sequence[tuple[torch.Tensor, Mapping[int, int]]]) -> t
     """
     if not maps:
         raise ValueError("concat_panoptic needs at least one (ids, categories) pair.")
+    shapes = {tuple(ids.shape) for ids, _ in maps}
+    if len(shapes) > 1:
+        raise ValueError(f"all panoptic maps must have one shape to be stacked, got {sorted(shapes)}.")
     out, categories, offset = [], {}, 0
     for ids, cats in maps:
         out.append(torch.where(ids > 0, ids + offset, torch.zeros_like(ids)))
@@ -560,6 +563,9 @@ def colorize_panoptic(ids: torch.Tensor, categories: Mapping[int, int], num_clas
     seg = ids.cpu().numpy()
     rng = np.random.default_rng(seed)
     colours = class_colors(num_classes)
+    missing = {int(i) for i in np.unique(seg[seg > 0])} - set(categories)
+    if missing:
+        raise ValueError(f"segment ids {sorted(missing)[:5]} have no category in the mapping.")
     rgb = np.ones((*seg.shape, 3))
     for i in np.unique(seg[seg > 0]):
         shade = rng.uniform(0.45, 1.0)
@@ -599,7 +605,8 @@ def show_segmentation(
         err[wrong] = (0.85, 0.1, 0.1)
         err[ignored] = 0.7
         panels = [x.permute(1, 2, 0).numpy(), colorize(truth[r], c, ignore_index), colorize(pred[r], c), err]
-        names = ["image", "truth", "prediction", f"errors ({wrong[~ignored].mean():.0%})"]
+        share = f"{wrong[~ignored].mean():.0%}" if (~ignored).any() else "no labelled pixel"
+        names = ["image", "truth", "prediction", f"errors ({share})"]
         for ax, panel, name in zip(axes[r], panels, names):
             ax.imshow(panel, interpolation="nearest")
             ax.set_xticks([])

@@ -420,6 +420,8 @@ class SegScenesDataset(Dataset):
         seed: integer >= 0; scenes are deterministic from it (different seeds for train and test).
         max_things: shapes per image before dropping, 0..20 (``min_things`` 1 unless max_things is 0).
         with_instances: items are ``(image, semantic, instances)`` instead.
+        thing_size: ``(low, high)`` shape diameters in pixels as in :func:`make_segscene`; default
+            ``(8, 28)``, the upper end capped at ``size / 2``.
 
     Attributes:
         images: ``(n, 3, size, size)`` uint8, values 0..255.
@@ -437,10 +439,21 @@ class SegScenesDataset(Dataset):
     ignore_index = IGNORE
 
     def __init__(
-        self, n: int, size: int = 96, seed: int = 0, max_things: int = 5, with_instances: bool = False
+        self,
+        n: int,
+        size: int = 96,
+        seed: int = 0,
+        max_things: int = 5,
+        with_instances: bool = False,
+        thing_size: tuple[float, float] | None = None,
     ) -> None:
         _check_int("max_things", max_things, 0, 20)
-        self.scenes = make_segscenes(n, seed=seed, size=size, min_things=min(1, max_things), max_things=max_things)
+        _check_int("size", size, 32, 1024)
+        if thing_size is None:  # the generator's default, capped at half the image side for small images
+            thing_size = (8.0, min(28.0, size / 2))
+        self.scenes = make_segscenes(
+            n, seed=seed, size=size, min_things=min(1, max_things), max_things=max_things, thing_size=thing_size
+        )
         self.size = size
         self.with_instances = bool(with_instances)
         self.images = torch.from_numpy(np.stack([s.image for s in self.scenes])).permute(0, 3, 1, 2).contiguous()
