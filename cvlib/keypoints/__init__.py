@@ -1,0 +1,45 @@
+"""Keypoint estimation for lesson 09: heatmap targets and decoding, PCK / OKS, COCO keypoint AP.
+
+Used by lesson 09 (keypoints). Keypoints are ``(B, K, 3)`` ``(x, y, v)`` in image pixels with COCO's
+convention (an integer coordinate is a pixel centre; ``v`` = 0 not labelled, 1 occluded, 2 visible);
+a heatmap cell at ``stride`` ``s`` sits at image coordinate ``cell * s + (s - 1) / 2``. Module map:
+
+- :mod:`cvlib.keypoints.heatmaps` -- :func:`gaussian_heatmaps` (Gaussian targets and the per-keypoint loss
+  weight), :func:`heatmap_mse_loss`, :func:`decode_argmax` (peak + Hourglass quarter-cell refinement),
+  :func:`soft_argmax` (integral regression), :func:`image_to_heatmap` / :func:`heatmap_to_image`,
+  the metrics :func:`pck` and :func:`oks` (pycocotools' ``computeOks``), :data:`COCO_SIGMAS`;
+- :mod:`cvlib.keypoints.evaluation` -- :func:`keypoint_results` (predictions -> COCO result entries),
+  :func:`keypoint_ap` (``COCOeval`` ``"keypoints"``: AP / AR at OKS 0.50:0.95, optional area ranges for small
+  images), :data:`KEYPOINT_STAT_NAMES`, :data:`COCO_AREA_RANGES`.
+
+Every public name is re-exported here: ``from cvlib.keypoints import X``.
+"""
+
+from cvlib.keypoints.evaluation import COCO_AREA_RANGES, KEYPOINT_STAT_NAMES, keypoint_ap, keypoint_results
+from cvlib.keypoints.heatmaps import (
+    COCO_SIGMAS,
+    decode_argmax,
+    gaussian_heatmaps,
+    heatmap_mse_loss,
+    heatmap_to_image,
+    image_to_heatmap,
+    oks,
+    pck,
+    soft_argmax,
+)
+
+__all__ = [
+    "COCO_AREA_RANGES",
+    "COCO_SIGMAS",
+    "KEYPOINT_STAT_NAMES",
+    "decode_argmax",
+    "gaussian_heatmaps",
+    "heatmap_mse_loss",
+    "heatmap_to_image",
+    "image_to_heatmap",
+    "keypoint_ap",
+    "keypoint_results",
+    "oks",
+    "pck",
+    "soft_argmax",
+]
