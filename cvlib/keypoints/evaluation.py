@@ -14,7 +14,8 @@ What COCOeval's ``"keypoints"`` mode does that the box mode does not (pycocotool
   ``AP_medium`` and ``AP_large`` ignore ground truth outside their range, and also unmatched detections
   whose area is outside it. A detection's area is that of the box around *all* its keypoints
   (``loadRes``), so it is smaller than the figure's, and 0 for a detection whose keypoints all coincide: such
-  a false positive lowers ``AP`` but is ignored by ``AP_medium`` and ``AP_large``;
+  a false positive lowers ``AP`` but is ignored by every range whose lower bound is above 0 (the default
+  ``medium`` and ``large``);
 - the OKS scale ``s² = area`` is the ground truth's ``"area"`` field, so OKS is stricter on small objects.
 
 **Small images.** On 64 x 64 images every figure has an area below 64² = 4096 < 96², so ``AP_large`` and
