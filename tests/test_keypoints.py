@@ -82,6 +82,8 @@ def test_gaussian_heatmaps_validates_its_input():
         gaussian_heatmaps(torch.zeros(1, 2, 3), 8, 1.0, stride=0)
     with pytest.raises(ValueError, match="size must be a positive int"):
         gaussian_heatmaps(torch.zeros(1, 2, 3), (8, 0), 1.0)
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        gaussian_heatmaps(torch.zeros(1, 2, 3), (8, 8, 8), 1.0)  # type: ignore[arg-type]
 
 
 def test_heatmap_mse_loss_weights_each_channel():

@@ -125,9 +125,10 @@ def gaussian_heatmaps(
     """
     kp = _check_float(keypoints, "keypoints", "(B, K, 3) (x, y, v)", 3, (3,))
     _check_stride(stride)
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (h, w)):
+    hw = (size, size) if isinstance(size, int) else tuple(size)
+    if len(hw) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in hw):
         raise ValueError(f"size must be a positive int or (H, W) of positive ints (heatmap cells), got {size!r}.")
+    h, w = hw
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0 (heatmap cells), got {sigma!r}.")
     u = image_to_heatmap(kp[..., 0], stride)
