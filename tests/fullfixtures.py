@@ -185,11 +185,16 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
 
     ``names``: any of ``"resnet18"``, ``"maskrcnn_resnet50_fpn"`` (the default pair), ``"lraspp_mobilenet_v3_large"``
     and ``"deeplabv3_mobilenet_v3_large"`` (their COCO_WITH_VOC_LABELS_V1 files; with those weights torchvision
-    loads no separate backbone file).
+    loads no separate backbone file) and ``"keypointrcnn_resnet50_fpn"`` (COCO_V1, person keypoints).
     """
     import torch
     from torchvision.models import ResNet18_Weights, resnet18
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights, maskrcnn_resnet50_fpn
+    from torchvision.models.detection import (
+        KeypointRCNN_ResNet50_FPN_Weights,
+        MaskRCNN_ResNet50_FPN_Weights,
+        keypointrcnn_resnet50_fpn,
+        maskrcnn_resnet50_fpn,
+    )
     from torchvision.models.segmentation import (
         DeepLabV3_MobileNet_V3_Large_Weights,
         LRASPP_MobileNet_V3_Large_Weights,
@@ -210,6 +215,10 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
         "deeplabv3_mobilenet_v3_large": (
             DeepLabV3_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1,
             lambda: deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=True),
+        ),
+        "keypointrcnn_resnet50_fpn": (
+            KeypointRCNN_ResNet50_FPN_Weights.COCO_V1,
+            lambda: keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17),
         ),
     }
     unknown = [n for n in names if n not in builders]
