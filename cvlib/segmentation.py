@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from cvlib.detection.drawing import class_color
 from cvlib.models.utils import eval_mode, resolve_device
+from cvlib.train import one_cycle_adamw
 
 __all__ = [
     "IGNORE_INDEX",
@@ -337,11 +338,6 @@ def merge_panoptic(
 # ----------------------------------------------------------------------------- training and inference
 
 
-def _encoder_parameters(model: torch.nn.Module) -> set[int]:
-    encoder = getattr(model, "encoder", None)
-    return {id(p) for p in encoder.parameters()} if isinstance(encoder, torch.nn.Module) else set()
-
-
 def train_segmenter(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -390,19 +386,7 @@ def train_segmenter(
     if crop is not None and not 1 <= crop <= min(height, width):
         raise ValueError(f"crop must be in 1..{min(height, width)} (the image side), got {crop}.")
     device = resolve_device(model, device)
-    encoder = _encoder_parameters(model)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    split = [
-        ([p for p in trainable if id(p) in encoder], lr if encoder_lr is None else encoder_lr),
-        ([p for p in trainable if id(p) not in encoder], lr),
-    ]
-    split = [(params, rate) for params, rate in split if params]
-    if not split:
-        raise ValueError("the model has no trainable parameter.")
-    optimizer = torch.optim.AdamW([{"params": p, "lr": r} for p, r in split], weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[r for _, r in split], total_steps=steps, pct_start=0.1
-    )
+    optimizer, schedule = one_cycle_adamw(model, steps, lr, encoder_lr, weight_decay)
     generator = torch.Generator().manual_seed(seed)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model.to(memory_format=memory).train()

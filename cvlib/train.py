@@ -200,3 +200,38 @@ def load_checkpoint(model: nn.Module, path: str | Path, map_location: str | torc
     payload = torch.load(path, map_location=map_location, weights_only=True)
     model.load_state_dict(payload["state_dict"])
     return payload.get("extra", {})
+
+
+def one_cycle_adamw(
+    model: nn.Module,
+    steps: int,
+    lr: float,
+    encoder_lr: float | None = None,
+    weight_decay: float = 1e-4,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW on the trainable parameters with a one-cycle schedule (10 % warm-up, cosine decay), stepped per batch.
+
+    Parameters of ``model.encoder`` (when the model has one, as the lesson 08-09 networks do) peak at
+    ``encoder_lr`` (default ``lr``; 0 freezes them in effect): a pretrained encoder wants smaller
+    steps than a new head. Returns ``(optimizer, scheduler)``.
+
+    Raises:
+        ValueError: ``steps < 1`` or no trainable parameter.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}.")
+    encoder = getattr(model, "encoder", None)
+    in_encoder = {id(p) for p in encoder.parameters()} if isinstance(encoder, nn.Module) else set()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    split = [
+        ([p for p in trainable if id(p) in in_encoder], lr if encoder_lr is None else encoder_lr),
+        ([p for p in trainable if id(p) not in in_encoder], lr),
+    ]
+    split = [(params, rate) for params, rate in split if params]
+    if not split:
+        raise ValueError("the model has no trainable parameter.")
+    optimizer = torch.optim.AdamW([{"params": p, "lr": r} for p, r in split], weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[r for _, r in split], total_steps=steps, pct_start=0.1
+    )
+    return optimizer, schedule

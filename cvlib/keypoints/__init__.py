@@ -10,7 +10,9 @@ a heatmap cell at ``stride`` ``s`` sits at image coordinate ``cell * s + (s - 1)
   the metrics :func:`pck` and :func:`oks` (pycocotools' ``computeOks``), :data:`COCO_SIGMAS`;
 - :mod:`cvlib.keypoints.evaluation` -- :func:`keypoint_results` (predictions -> COCO result entries),
   :func:`keypoint_ap` (``COCOeval`` ``"keypoints"``: AP / AR at OKS 0.50:0.95, optional area ranges for small
-  images), :data:`KEYPOINT_STAT_NAMES`, :data:`COCO_AREA_RANGES`.
+  images), :data:`KEYPOINT_STAT_NAMES`, :data:`COCO_AREA_RANGES`;
+- :mod:`cvlib.keypoints.training` -- :func:`train_keypoints` (random batches, left/right-aware flips,
+  one-cycle AdamW), :func:`flip_keypoints`, :func:`forward_batches`.
 
 Every public name is re-exported here: ``from cvlib.keypoints import X``.
 """
@@ -27,12 +29,15 @@ from cvlib.keypoints.heatmaps import (
     pck,
     soft_argmax,
 )
+from cvlib.keypoints.training import flip_keypoints, forward_batches, train_keypoints
 
 __all__ = [
     "COCO_AREA_RANGES",
     "COCO_SIGMAS",
     "KEYPOINT_STAT_NAMES",
     "decode_argmax",
+    "flip_keypoints",
+    "forward_batches",
     "gaussian_heatmaps",
     "heatmap_mse_loss",
     "heatmap_to_image",
@@ -42,4 +47,5 @@ __all__ = [
     "oks",
     "pck",
     "soft_argmax",
+    "train_keypoints",
 ]
