@@ -8,7 +8,8 @@ and :mod:`cvlib.detection`. ``cvlib.data`` holds datasets only: this module is t
 - :func:`masks_to_boxes_exclusive` -- the one mask-to-box function of cvlib;
 - :func:`instance_sample` -- an image + instance masks + labels as ``(image, target)`` for torchvision detectors;
 - :func:`coco_instances` -- the one COCO ground-truth builder (``images``, ``annotations``, ``categories``);
-- :func:`write_coco`, :func:`load_coco_api`, :class:`CocoInstances` -- write a COCO folder, read it back.
+- :func:`write_coco`, :func:`load_coco_api`, :class:`CocoInstances` -- write a COCO folder, read it back;
+- :func:`coco_keypoints` -- an image's person-style keypoint annotations as ``(N, K, 3)`` (lesson 09).
 
 Conventions (as in torchvision's detection models), stated once for all of cvlib:
 
@@ -148,14 +149,25 @@ def _sample_size(sample: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def coco_instances(
-    samples: Iterable[Mapping[str, Any]], class_names: Sequence[str], supercategory: str | None = None
+    samples: Iterable[Mapping[str, Any]],
+    class_names: Sequence[str],
+    supercategory: str | None = None,
+    *,
+    keypoint_names: Sequence[str] | None = None,
+    skeleton: Sequence[tuple[int, int]] | None = None,
 ) -> dict:
     """Samples (see the module docstring) -> a COCO ``instances`` dictionary: the one ground-truth builder.
 
     Each annotation gets an id from 1 (pycocotools treats id 0 as "no match"), the sample's
     ``image_id``, ``category_id`` = label, ``bbox`` = ``[x1, y1, x2 - x1, y2 - y1]`` of the sample's box,
     and, with masks, a compressed RLE ``segmentation`` (JSON-ready) and ``area`` = mask pixel count
-    (else the box area). Category ``k`` is ``class_names[k - 1]`` (with ``supercategory`` if given).
+    (else the box area; a sample's optional ``"areas"`` ``(N,)`` overrides both). Category ``k`` is
+    ``class_names[k - 1]`` (with ``supercategory`` if given).
+
+    Keypoints (COCO's person-keypoint format, lesson 09): a sample's optional ``"keypoints"`` ``(N, K, 3)``
+    float ``(x, y, v)`` becomes each annotation's flat ``keypoints`` list and ``num_keypoints`` (the
+    count with ``v > 0``); ``keypoint_names`` (K names) and ``skeleton`` (1-based index pairs) go into
+    every category, as in ``person_keypoints_*.json``.
 
     Raises:
         ValueError: an image id occurs twice, a label is outside ``1..len(class_names)``, boxes are not
@@ -189,6 +201,17 @@ def coco_instances(
             raise ValueError(
                 f"{where}: label {bad[0]} is not a class 1..{len(class_names)} of {list(class_names)} (0 is the background)."
             )
+        keypoints = sample.get("keypoints")
+        if keypoints is not None:
+            keypoints = torch.as_tensor(keypoints, dtype=torch.float32)
+            k = len(keypoint_names) if keypoint_names is not None else keypoints.shape[-2]
+            if keypoints.shape != (len(labels), k, 3):
+                raise ValueError(
+                    f"{where}: keypoints are {tuple(keypoints.shape)}; give ({len(labels)}, {k}, 3) as (x, y, v)."
+                )
+        areas = sample.get("areas")
+        if areas is not None and len(areas) != len(labels):
+            raise ValueError(f"{where}: {len(areas)} areas for {len(labels)} objects.")
         masks = sample.get("masks")
         if masks is not None:
             masks = torch.as_tensor(masks).as_subclass(torch.Tensor)
@@ -205,13 +228,21 @@ def coco_instances(
                 ann["area"] = float(masks[k].bool().sum())
             else:
                 ann["area"] = (x2 - x1) * (y2 - y1)
+            if areas is not None:
+                ann["area"] = float(areas[k])
+            if keypoints is not None:
+                ann["keypoints"] = [round(float(v), 2) for v in keypoints[k].reshape(-1).tolist()]
+                ann["num_keypoints"] = int((keypoints[k, :, 2] > 0).sum())
             ann["bbox"] = [x1, y1, x2 - x1, y2 - y1]
             ann["iscrowd"] = 0
             annotations.append(ann)
     categories = [{"id": k + 1, "name": name} for k, name in enumerate(class_names)]
-    if supercategory is not None:
-        for c in categories:
+    for c in categories:
+        if supercategory is not None:
             c["supercategory"] = supercategory
+        if keypoint_names is not None:
+            c["keypoints"] = list(keypoint_names)
+            c["skeleton"] = [[int(a), int(b)] for a, b in (skeleton or [])]
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
@@ -220,11 +251,15 @@ def write_coco(
     folder: str | Path,
     class_names: Sequence[str],
     supercategory: str | None = None,
+    *,
+    keypoint_names: Sequence[str] | None = None,
+    skeleton: Sequence[tuple[int, int]] | None = None,
 ) -> Path:
     """Write ``folder/images/*.png`` and ``folder/annotations.json`` (COCO instances); return the JSON path.
 
     Every sample needs an ``"image"`` ``(H, W, 3)`` uint8 array; its PNG is named by ``"file_name"``
-    (default ``f"{image_id:05d}.png"``). The annotations are :func:`coco_instances` of the samples.
+    (default ``f"{image_id:05d}.png"``). The annotations are :func:`coco_instances` of the samples
+    (with ``keypoint_names`` and ``skeleton`` for keypoint annotations).
 
     Raises:
         ValueError: a sample has no image (and what :func:`coco_instances` raises).
@@ -237,7 +272,7 @@ def write_coco(
                 f"sample of image_id {s.get('image_id', '?')} has no 'image': write_coco needs the (H, W, 3) uint8 pixels."
             )
         named.append({**s, "file_name": s.get("file_name") or f"{int(s['image_id']):05d}.png"})
-    coco = coco_instances(named, class_names, supercategory)
+    coco = coco_instances(named, class_names, supercategory, keypoint_names=keypoint_names, skeleton=skeleton)
     (folder / "images").mkdir(parents=True, exist_ok=True)
     for s in named:
         Image.fromarray(np.asarray(s["image"], dtype=np.uint8)).save(folder / "images" / s["file_name"])
@@ -258,6 +293,29 @@ def load_coco_api(annotations: str | Path | dict):
         else:
             coco = COCO(str(annotations))
     return coco
+
+
+def coco_keypoints(coco: Any, image_id: int) -> np.ndarray:
+    """The keypoints of one image's non-crowd annotations as ``(N, K, 3)`` float32 ``(x, y, v)``.
+
+    ``coco``: a ``pycocotools.coco.COCO`` object (:func:`load_coco_api`) whose annotations carry
+    ``keypoints``; ``K`` is read from the category's ``keypoints`` names.
+
+    Raises:
+        ValueError: an annotation has no ``keypoints``, or their length is not a multiple of 3.
+    """
+    anns = [a for a in coco.imgToAnns[int(image_id)] if not a.get("iscrowd", 0)]
+    out = []
+    for a in anns:
+        flat = a.get("keypoints")
+        if flat is None or len(flat) % 3:
+            raise ValueError(f"annotation {a.get('id')} of image {image_id} has no (x, y, v) keypoint list.")
+        out.append(np.asarray(flat, dtype=np.float32).reshape(-1, 3))
+    if not out:
+        categories: list[dict] = coco.dataset.get("categories", [])
+        names = categories[0].get("keypoints", []) if categories else []
+        return np.zeros((0, len(names), 3), np.float32)
+    return np.stack(out)
 
 
 class CocoInstances(Dataset):
