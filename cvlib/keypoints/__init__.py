@@ -11,12 +11,25 @@ a heatmap cell at ``stride`` ``s`` sits at image coordinate ``cell * s + (s - 1)
 - :mod:`cvlib.keypoints.evaluation` -- :func:`keypoint_results` (predictions -> COCO result entries),
   :func:`keypoint_ap` (``COCOeval`` ``"keypoints"``: AP / AR at OKS 0.50:0.95, optional area ranges for small
   images), :data:`KEYPOINT_STAT_NAMES`, :data:`COCO_AREA_RANGES`;
+- :mod:`cvlib.keypoints.centernet` -- objects as points (CenterNet): :func:`gaussian_radius` (CornerNet's rule),
+  :func:`centernet_targets`, :func:`focal_loss` (penalty-reduced), :func:`centernet_loss`, :func:`decode`
+  (3x3 peak picking instead of NMS), :func:`centernet_detect`, :func:`train_centernet`, :func:`evaluate_centernet`;
 - :mod:`cvlib.keypoints.training` -- :func:`train_keypoints` (random batches, left/right-aware flips,
   one-cycle AdamW), :func:`flip_keypoints`, :func:`forward_batches`.
 
 Every public name is re-exported here: ``from cvlib.keypoints import X``.
 """
 
+from cvlib.keypoints.centernet import (
+    centernet_detect,
+    centernet_loss,
+    centernet_targets,
+    decode,
+    evaluate_centernet,
+    focal_loss,
+    gaussian_radius,
+    train_centernet,
+)
 from cvlib.keypoints.evaluation import COCO_AREA_RANGES, KEYPOINT_STAT_NAMES, keypoint_ap, keypoint_results
 from cvlib.keypoints.heatmaps import (
     COCO_SIGMAS,
@@ -35,10 +48,17 @@ __all__ = [
     "COCO_AREA_RANGES",
     "COCO_SIGMAS",
     "KEYPOINT_STAT_NAMES",
+    "centernet_detect",
+    "centernet_loss",
+    "centernet_targets",
+    "decode",
     "decode_argmax",
+    "evaluate_centernet",
     "flip_keypoints",
+    "focal_loss",
     "forward_batches",
     "gaussian_heatmaps",
+    "gaussian_radius",
     "heatmap_mse_loss",
     "heatmap_to_image",
     "image_to_heatmap",
@@ -47,5 +67,6 @@ __all__ = [
     "oks",
     "pck",
     "soft_argmax",
+    "train_centernet",
     "train_keypoints",
 ]
