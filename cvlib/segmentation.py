@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from cvlib.detection.drawing import class_color
 from cvlib.models.utils import eval_mode, resolve_device
-from cvlib.train import one_cycle_adamw
+from cvlib.train import one_cycle_adamw, optimizer_step
 
 __all__ = [
     "IGNORE_INDEX",
@@ -404,13 +404,7 @@ def train_segmenter(
             j0 = int(torch.randint(0, width - crop + 1, (1,), generator=generator))
             x, y = x[..., i0 : i0 + crop, j0 : j0 + crop], y[..., i0 : i0 + crop, j0 : j0 + crop]
         loss = loss_fn(model(x.contiguous(memory_format=memory)), y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: lower the learning rate.")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(loss, optimizer, schedule, step))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()

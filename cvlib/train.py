@@ -235,3 +235,25 @@ def one_cycle_adamw(
         optimizer, max_lr=[r for _, r in split], total_steps=steps, pct_start=0.1
     )
     return optimizer, schedule
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
+    step: int = 0,
+) -> float:
+    """One update from a scalar ``loss``: check it is finite, zero the gradients, backpropagate, step the
+    optimizer (and the per-step ``schedule``, if any). Returns the loss as a float.
+
+    Raises:
+        FloatingPointError: the loss is NaN or infinite (``step`` is named in the message).
+    """
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the loss is {loss.item()} at step {step}: lower the learning rate.")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.item()

@@ -2,12 +2,14 @@
 
 One place for the one-line errors a learner sees when a batch of images is not what a
 function expects: a single ``(C, H, W)`` image instead of a batch, ``uint8`` pixels,
-values in [0, 255], NaN or infinite values, the wrong number of channels. Imports only
-torch, so ``cvlib.models`` and every task module can use it.
+values in [0, 255], NaN or infinite values, the wrong number of channels; and
+:func:`check_int` for integer options (counts, sizes, seeds). Imports only torch, so
+``cvlib.data``, ``cvlib.models`` and every task module can use it.
 """
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -71,3 +73,17 @@ def check_images(
                 f"{what} must be pixels in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: pass the images before "
                 "normalisation and put the normalisation inside the model (cvlib.models.pretrained.PixelClassifier)."
             )
+
+
+def check_int(name: str, value: object, lo: int, hi: int | None = None, allow_none: bool = False) -> int | None:
+    """``value`` as an ``int`` if it is an integer (Python or NumPy, not bool) in ``lo..hi``; else one clear ValueError.
+
+    ``hi=None``: no upper bound; ``allow_none``: ``None`` passes (and is returned).
+    """
+    if allow_none and value is None:
+        return None
+    number = int(value) if isinstance(value, Integral) and not isinstance(value, bool) else None
+    if number is None or number < lo or (hi is not None and number > hi):
+        allowed = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
+        raise ValueError(f"{name}={value!r} is not allowed: use {allowed}" + (" or None." if allow_none else "."))
+    return number

@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from cvlib.data.coco import masks_to_boxes_exclusive, write_coco
+from cvlib.validate import check_int
 
 __all__ = [
     "FLIP_PAIRS",
@@ -102,18 +103,6 @@ class FigureScene:
     areas: np.ndarray
 
 
-def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < lo
-        or (hi is not None and value > hi)
-    ):
-        top = f"..{hi}" if hi is not None else " or more"
-        raise ValueError(f"{name}={value!r} is not allowed: use an integer {lo}{top}.")
-    return int(value)
-
-
 def _pose(rng: np.random.Generator, size: int, height: float) -> np.ndarray:
     """``(K, 2)`` joint positions in PIL's continuous coordinates (pixel j covers [j, j + 1))."""
     unit = height / 4
@@ -158,7 +147,7 @@ def make_figure_scene(
         a :class:`FigureScene` with ``N = 1``. Keypoints are exact to float precision (the COCO
         JSON stores them with 2 decimals).
     """
-    _check_int("size", size, 32, 512)
+    check_int("size", size, 32, 512)
     if not 8 <= height[0] <= height[1] <= size:
         raise ValueError(f"height={height!r} is not allowed: use (low, high) with 8 <= low <= high <= size.")
     if not 0.0 <= occluder_p <= 1.0:
@@ -214,8 +203,8 @@ def make_figure_scene(
 
 def make_figure_scenes(n: int, seed: int = 0, size: int = 64, **options: object) -> list[FigureScene]:
     """``n`` scenes of :func:`make_figure_scene`; scene ``i`` depends only on ``seed``, ``i`` and the options."""
-    _check_int("n", n, 1)
-    _check_int("seed", seed, 0)
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
     return [make_figure_scene(np.random.default_rng([seed, i]), size, **options) for i in range(n)]  # type: ignore[arg-type]
 
 

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from cvlib.config import data_dir
 from cvlib.data.download import DatasetCorruptError, DatasetUnavailableError, unavailable
+from cvlib.validate import check_int
 
 NAME = "Oxford-IIIT Pet"
 FOLDER_NAME = "oxford-iiit-pet"  # what torchvision's OxfordIIITPet creates inside root
@@ -54,14 +55,6 @@ HOW = (
 # trimap value -> label: 1 pet -> 1, 2 background -> 0, 3 border -> IGNORE_INDEX; -1 marks values a trimap never has
 _TRIMAP_TO_LABEL = torch.full((256,), -1, dtype=torch.int64)
 _TRIMAP_TO_LABEL[1], _TRIMAP_TO_LABEL[2], _TRIMAP_TO_LABEL[3] = 1, 0, IGNORE_INDEX
-
-
-def _check_int(name: str, value: object, lo: int, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        allowed = f"an integer >= {lo}" + (" or None" if allow_none else "")
-        raise ValueError(f"{name}={value!r} is not allowed: use {allowed}.")
 
 
 def _on_disk(folder: Path) -> bool:
@@ -165,8 +158,8 @@ class PetSegmentation(Dataset):
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}.")
-        _check_int("size", size, 1)
-        _check_int("limit", limit, 1, allow_none=True)
+        check_int("size", size, 1)
+        check_int("limit", limit, 1, allow_none=True)
         root = Path(root) if root is not None else data_dir()
         self.folder = root / FOLDER_NAME
         how = HOW.format(folder=self.folder)

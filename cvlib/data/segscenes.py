@@ -48,6 +48,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cvlib.data.shapes import shape_mask
+from cvlib.validate import check_int
 
 __all__ = [
     "IGNORE",
@@ -108,25 +109,13 @@ class SegScene:
 # ----------------------------------------------------------------------------- input checks
 
 
-def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < lo
-        or (hi is not None and value > hi)
-    ):
-        allowed = f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}"
-        raise ValueError(f"{name}={value!r} is not allowed: use {allowed}.")
-    return int(value)
-
-
 def _check_options(
     size: int, min_things: int, max_things: int, thing_size: tuple[float, float], min_visible: int
 ) -> None:
-    _check_int("size", size, 32, 1024)
-    _check_int("max_things", max_things, 0, 20)
-    _check_int("min_things", min_things, 0, max_things)
-    _check_int("min_visible", min_visible, 1, 1000)
+    check_int("size", size, 32, 1024)
+    check_int("max_things", max_things, 0, 20)
+    check_int("min_things", min_things, 0, max_things)
+    check_int("min_visible", min_visible, 1, 1000)
     ok = (
         isinstance(thing_size, (tuple, list))
         and len(thing_size) == 2
@@ -345,8 +334,8 @@ def make_segscenes(
     Returns:
         a list of ``n`` :class:`SegScene`.
     """
-    _check_int("n", n, 1)
-    _check_int("seed", seed, 0)
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
     _check_options(size, min_things, max_things, thing_size, min_visible)
     return [
         make_segscene(np.random.default_rng([seed, i]), size, min_things, max_things, thing_size, min_visible)
@@ -447,8 +436,8 @@ class SegScenesDataset(Dataset):
         with_instances: bool = False,
         thing_size: tuple[float, float] | None = None,
     ) -> None:
-        _check_int("max_things", max_things, 0, 20)
-        _check_int("size", size, 32, 1024)
+        check_int("max_things", max_things, 0, 20)
+        check_int("size", size, 32, 1024)
         if thing_size is None:  # the generator's default, capped at half the image side for small images
             thing_size = (8.0, min(28.0, size / 2))
         self.scenes = make_segscenes(

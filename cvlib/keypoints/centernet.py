@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from cvlib.detection.evaluation import coco_evaluate, coco_from_dataset, to_coco_results
 from cvlib.detection.targets import dataset_length
 from cvlib.models.utils import eval_mode, resolve_device
+from cvlib.train import optimizer_step
 from cvlib.validate import check_images
 
 OUTPUT_KEYS = ("heatmap", "size", "offset")
@@ -530,14 +531,7 @@ def train_centernet(
         )
         targets = {key: v.to(device) for key, v in targets.items()}
         loss = centernet_loss(outputs, targets)["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: lower the learning rate.")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(loss, optimizer, schedule, step))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cvlib.models.utils import eval_mode, resolve_device
-from cvlib.train import one_cycle_adamw
+from cvlib.train import one_cycle_adamw, optimizer_step
 
 __all__ = ["flip_keypoints", "forward_batches", "train_keypoints"]
 
@@ -103,13 +103,7 @@ def train_keypoints(
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             kp = torch.where(flip[:, None, None], flip_keypoints(kp, width, flip_pairs), kp)
         loss = loss_fn(model(x.contiguous(memory_format=memory)), kp)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss is {loss.item()} at step {step}: lower the learning rate.")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(loss, optimizer, schedule, step))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
     model.eval()
