@@ -30,6 +30,7 @@ def test_constants_are_consistent():
     for left, right in FLIP_PAIRS:
         assert KEYPOINTS[left].replace("left", "right") == KEYPOINTS[right]
     assert {KEYPOINTS[i] for pair in FLIP_PAIRS for i in pair} == {n for n in KEYPOINTS if "left" in n or "right" in n}
+    assert FiguresDataset.flip_pairs == ()  # colour, not position, says which side is left: flips swap nothing
 
 
 def test_scenes_are_deterministic_and_independent_of_n():

@@ -74,7 +74,10 @@ SKELETON: tuple[tuple[int, int], ...] = (
     (3, 10),
     (10, 11),
 )
-#: 0-based (left, right) pairs that trade places when an image is flipped horizontally.
+#: 0-based (left, right) keypoint pairs. A person's sides swap when a photograph is mirrored, so
+#: horizontal-flip augmentation swaps these pairs (COCO persons). Not here: a figure's left is
+#: *defined by colour* (red), and a mirrored red limb is still the left one — flip these images
+#: without swapping (``flip_pairs=()`` in :func:`cvlib.keypoints.train_keypoints`).
 FLIP_PAIRS: tuple[tuple[int, int], ...] = ((3, 5), (4, 6), (7, 9), (8, 10))
 #: Per-keypoint OKS sigmas, taken from COCO's person sigmas for the nearest joint: head = 2 x nose
 #: (a disc, not a point), neck = shoulders, pelvis = hips, elbows, hands = wrists, knees, feet = ankles.
@@ -221,7 +224,7 @@ class FiguresDataset(Dataset):
 
     keypoint_names = KEYPOINTS
     skeleton = SKELETON
-    flip_pairs = FLIP_PAIRS
+    flip_pairs: tuple[tuple[int, int], ...] = ()  # colour defines the side: mirror x, swap nothing (see FLIP_PAIRS)
     sigmas = SIGMAS
 
     def __init__(self, n: int, size: int = 64, seed: int = 0) -> None:
