@@ -132,6 +132,21 @@ EXERCISES: dict[str, Exercise] = {
         lambda: (0.9 + 0.7) / (2 + 0.5 * 1 + 0.5 * 1),
         "PQ = sum of matched IoUs / (TP + FP/2 + FN/2); here SQ = 0.8 and RQ = 2/3.",
     ),
+    "09.oks_single_keypoint": Exercise(
+        "OKS term exp(-d^2 / (2 s^2 k^2)) of a keypoint 2 px off, box area 400 px^2, sigma 0.05?",
+        lambda: math.exp(-(2.0**2) / (2 * 400 * (2 * 0.05) ** 2)),
+        "s^2 is the area (400) and k = 2 sigma = 0.1, so 2 s^2 k^2 = 8 and d^2 = 4.",
+    ),
+    "09.argmax_error": Exercise(
+        "Distance (image pixels) from a keypoint on the corner shared by four stride-4 cells to the argmax cell's centre?",
+        lambda: math.hypot(2.0, 2.0),
+        "a stride-4 cell is 4 x 4 pixels: its centre is 2 px from its corner in x and in y.",
+    ),
+    "09.centernet_channels": Exercise(
+        "Output channels of CenterNet's heads for COCO's 80 classes (heatmaps + size + offset)?",
+        lambda: 80 + 2 + 2,
+        "one heatmap per class; the size (w, h) and offset (dx, dy) heads are shared by all classes.",
+    ),
 }
 
 

@@ -203,6 +203,96 @@ def segmenter_step(s: dict, batch: int, device):
     return step
 
 
+def keypoint_step(s: dict, heatmaps: bool, device):
+    """One step of lesson 09's train_keypoints: the heatmap network or the regressor (11 joints) on full-size figures."""
+    from cvlib.models.keypointnet import keypoint_heatmap_net, keypoint_regressor
+
+    model = (keypoint_heatmap_net if heatmaps else keypoint_regressor)(11, pretrained=False).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    size = s["image_size"]
+    x = torch.rand(s["batch_size"], 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+
+    def step() -> None:
+        out = model(x)
+        loss = -F.log_softmax(out.flatten(2), -1).mean() if heatmaps else out.abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def centernet_step(s: dict, device):
+    """One step of lesson 09's train_centernet: 16 random crops of the 128-px shapes scenes, 3 classes."""
+    from cvlib.keypoints import centernet_loss, centernet_targets
+    from cvlib.models.centernet import centernet_efficientnet_lite0
+
+    model = centernet_efficientnet_lite0(3, pretrained=False).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    crop = s["centernet_crop"]
+    x = torch.rand(16, 3, crop, crop, device=device).contiguous(memory_format=torch.channels_last)
+    boxes = [torch.tensor([[10.0, 12.0, 34.0, 40.0], [50.0, 50.0, 80.0, 76.0]], device=device)] * 16
+    labels = [torch.tensor([1, 3], device=device)] * 16
+    targets = centernet_targets(boxes, labels, output_size=(crop // 4, crop // 4), stride=4, num_classes=3)
+
+    def step() -> None:
+        loss = centernet_loss(model(x), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def shapes_maskrcnn_step(device):
+    """One step of lesson 03's quick detector (Mask R-CNN on EfficientNet-Lite0 + FPN) on 128-px shapes scenes, batch 4."""
+    from cvlib.models.maskrcnn import build_maskrcnn
+
+    model = build_maskrcnn("efficientnet_lite0_fpn", 4, min_size=128).to(device).train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.02, momentum=0.9)
+    images = [torch.rand(3, 128, 128, device=device) for _ in range(4)]
+    boxes = torch.tensor([[10.0, 12.0, 34.0, 40.0], [50.0, 50.0, 80.0, 76.0]], device=device)
+    masks = torch.zeros(2, 128, 128, dtype=torch.uint8, device=device)
+    for m, (x0, y0, x1, y1) in zip(masks, boxes.int().tolist()):
+        m[y0:y1, x0:x1] = 1
+    targets = [{"boxes": boxes, "labels": torch.tensor([1, 3], device=device), "masks": masks} for _ in images]
+
+    def step() -> None:
+        loss = sum(model(images, targets).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def keypointrcnn_step(s: dict, device):
+    """One step of lesson 09's Keypoint R-CNN fine-tuning (ResNet-50-FPN, 11 joints) on figures, batch 4."""
+    from torchvision.models.detection import keypointrcnn_resnet50_fpn
+
+    size = s["rcnn_min_size"]
+    model = keypointrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=2, num_keypoints=11, min_size=size, max_size=size
+    ).to(device)
+    model.train()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    images = [torch.rand(3, s["image_size"], s["image_size"], device=device) for _ in range(4)]
+    box = torch.tensor([[30.0, 20.0, 90.0, 110.0]], device=device)
+    kp = torch.cat([torch.rand(1, 11, 2, device=device) * 60 + 30, torch.full((1, 11, 1), 2.0, device=device)], -1)
+    targets = [
+        {"boxes": box, "labels": torch.ones(1, dtype=torch.int64, device=device), "keypoints": kp} for _ in images
+    ]
+
+    def step() -> None:
+        loss = sum(model(images, targets).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def workloads() -> list[Workload]:
     from cvlib.models.classic import LeNet5, SmallVGG
 
@@ -352,6 +442,41 @@ def workloads() -> list[Workload]:
             f"pretrained vs scratch, {curve_runs} runs x {s['curve_steps']:,} steps",
             curve_runs * s["curve_steps"],
             lambda d, s=s: segmenter_step(s, s["curve_batch_size"], d),
+        )
+    )
+
+    s = full_sizes("09_keypoints")
+    for heatmaps, name in ((True, "heatmap network"), (False, "regressor")):
+        out.append(
+            Workload(
+                "09",
+                f"{name}, {s['image_size']} px, {s['seeds']} seeds x {s['steps']:,} steps (batch {s['batch_size']})",
+                s["seeds"] * s["steps"],
+                lambda d, s=s, h=heatmaps: keypoint_step(s, h, d),
+            )
+        )
+    out.append(
+        Workload(
+            "09",
+            f"CenterNet, {s['centernet_steps']:,} steps on {s['centernet_crop']} px crops (batch 16)",
+            s["centernet_steps"],
+            lambda d, s=s: centernet_step(s, d),
+        )
+    )
+    out.append(
+        Workload(
+            "09",
+            f"Mask R-CNN on shapes, {s['maskrcnn_epochs']} epochs (batch 4)",
+            s["maskrcnn_epochs"] * math.ceil(s["shapes_train"] / 4),
+            lambda d: shapes_maskrcnn_step(d),
+        )
+    )
+    out.append(
+        Workload(
+            "09",
+            f"Keypoint R-CNN fine-tuning, {s['rcnn_steps']:,} steps (batch 4)",
+            s["rcnn_steps"],
+            lambda d, s=s: keypointrcnn_step(s, d),
         )
     )
     return out

@@ -84,6 +84,20 @@ OVERRIDES = {
         "curve_steps": 2,
         "curve_batch_size": 2,
     },
+    "09_keypoints": {
+        "image_size": 64,
+        "train_images": 16,
+        "test_images": 16,  # the figures draw 12 of them
+        "steps": 2,
+        "batch_size": 4,
+        "seeds": 1,
+        "shapes_train": 8,
+        "shapes_test": 4,
+        "centernet_steps": 2,
+        "maskrcnn_epochs": 1,
+        "rcnn_steps": 2,
+        "rcnn_min_size": 64,
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -104,7 +118,8 @@ def full_world(tmp_path_factory):
     fullfixtures.pets_folder(data)
     fullfixtures.hymenoptera_zip(served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip")
     fullfixtures.torchvision_weights(
-        torch_home, names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large")
+        torch_home,
+        names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large", "keypointrcnn_resnet50_fpn"),
     )
     with fullfixtures.LocalMirror(served) as mirror:
         yield {

@@ -14,6 +14,8 @@ a heatmap cell at ``stride`` ``s`` sits at image coordinate ``cell * s + (s - 1)
 - :mod:`cvlib.keypoints.centernet` -- objects as points (CenterNet): :func:`gaussian_radius` (CornerNet's rule),
   :func:`centernet_targets`, :func:`focal_loss` (penalty-reduced), :func:`centernet_loss`, :func:`decode`
   (3x3 peak picking instead of NMS), :func:`centernet_detect`, :func:`train_centernet`, :func:`evaluate_centernet`;
+- :mod:`cvlib.keypoints.drawing` -- :func:`draw_pose` (joints and limbs with ``torchvision.utils.draw_keypoints``
+  on an enlarged image), COCO's person :data:`COCO_KEYPOINTS` and :data:`COCO_SKELETON`;
 - :mod:`cvlib.keypoints.training` -- :func:`train_keypoints` (random batches, left/right-aware flips,
   one-cycle AdamW), :func:`flip_keypoints`, :func:`forward_batches`.
 
@@ -30,6 +32,7 @@ from cvlib.keypoints.centernet import (
     gaussian_radius,
     train_centernet,
 )
+from cvlib.keypoints.drawing import COCO_KEYPOINTS, COCO_SKELETON, draw_pose
 from cvlib.keypoints.evaluation import COCO_AREA_RANGES, KEYPOINT_STAT_NAMES, keypoint_ap, keypoint_results
 from cvlib.keypoints.heatmaps import (
     COCO_SIGMAS,
@@ -46,13 +49,16 @@ from cvlib.keypoints.training import flip_keypoints, forward_batches, train_keyp
 
 __all__ = [
     "COCO_AREA_RANGES",
+    "COCO_KEYPOINTS",
     "COCO_SIGMAS",
+    "COCO_SKELETON",
     "KEYPOINT_STAT_NAMES",
     "centernet_detect",
     "centernet_loss",
     "centernet_targets",
     "decode",
     "decode_argmax",
+    "draw_pose",
     "evaluate_centernet",
     "flip_keypoints",
     "focal_loss",
