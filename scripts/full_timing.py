@@ -237,7 +237,7 @@ def centernet_step(s: dict, device):
     targets = centernet_targets(boxes, labels, output_size=(crop // 4, crop // 4), stride=4, num_classes=3)
 
     def step() -> None:
-        loss = centernet_loss(model(x), targets)
+        loss = centernet_loss(model(x), targets)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
