@@ -10,6 +10,11 @@
 - ``cvlib.models.cyclegan``    CycleGAN's ResNet generator and PatchGAN discriminator (lesson 06)
 - ``cvlib.models.segmenters``  torchvision's LR-ASPP / DeepLabV3 (MobileNetV3) in pixel space, COCO-pretrained
   or from scratch: ``torchvision_segmenter`` (lesson 08, full)
+- ``cvlib.models.unet``        U-Net and the EfficientNet-Lite0 U-Net (lessons 08, 09)
+- ``cvlib.models.keypointnet`` keypoint heatmap network, coordinate regressor, COCO Keypoint R-CNN (lesson 09)
+- ``cvlib.models.centernet``   CenterNet on EfficientNet-Lite0 (lesson 09)
+- ``cvlib.models.pix2pix``     pix2pix's U-Net generator (lesson 10)
+- ``cvlib.models.perceptual``  ``FeatureTaps``: a frozen network's feature maps at named layers (lesson 10)
 
 Only nn.Modules and their builders live here (plus the shared model utilities of
 ``cvlib.models.utils``); losses, training steps and sampling belong to the task modules
