@@ -6,6 +6,7 @@
 - ``cvlib.data.domains``   generated day/night scenes, two domains for unpaired translation (lesson 06, quick)
 - ``cvlib.data.horse2zebra``  the CycleGAN paper's horse2zebra photos (lesson 06, full)
 - ``cvlib.data.segscenes``  generated panoptic scenes: textured stuff + occluding shapes (lesson 08, quick)
+- ``cvlib.data.photocrops`` full-resolution crops of the bundled photographs, disjoint train/test (lesson 10, quick)
 - ``cvlib.data.pets``       Oxford-IIIT Pet as background / pet / ignored-border masks (lesson 08, full)
 
 Datasets only: one real dataset per file, generated datasets by family. Nothing here

@@ -15,6 +15,7 @@
 - ``cvlib.models.centernet``   CenterNet on EfficientNet-Lite0 (lesson 09)
 - ``cvlib.models.pix2pix``     pix2pix's U-Net generator (lesson 10)
 - ``cvlib.models.perceptual``  ``FeatureTaps``: a frozen network's feature maps at named layers (lesson 10)
+- ``cvlib.models.superres``    ``SRNet``: residual blocks + PixelShuffle, on top of bicubic (lesson 10)
 
 Only nn.Modules and their builders live here (plus the shared model utilities of
 ``cvlib.models.utils``); losses, training steps and sampling belong to the task modules
