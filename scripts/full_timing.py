@@ -142,6 +142,18 @@ def cyclegan_step(s: dict, device):
     return step
 
 
+def detector_step(model: torch.nn.Module, opt: torch.optim.Optimizer, images: list, targets: list):
+    """One training step of a torchvision detector in train mode: the sum of its losses, backward, step."""
+
+    def step() -> None:
+        loss = sum(model(images, targets).values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def maskrcnn_step(s: dict, device):
     """Lesson 03's detector (torchvision's COCO Mask R-CNN, ResNet-50-FPN, 2 classes) on Penn-Fudan-sized photos."""
     from torchvision.models.detection import maskrcnn_resnet50_fpn
@@ -159,13 +171,7 @@ def maskrcnn_step(s: dict, device):
         {"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64, device=device), "masks": masks} for _ in images
     ]
 
-    def step() -> None:
-        loss = sum(model(images, targets).values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return detector_step(model, opt, images, targets)
 
 
 def pgd_step(batch: int, device):
@@ -258,13 +264,7 @@ def shapes_maskrcnn_step(device):
         m[y0:y1, x0:x1] = 1
     targets = [{"boxes": boxes, "labels": torch.tensor([1, 3], device=device), "masks": masks} for _ in images]
 
-    def step() -> None:
-        loss = sum(model(images, targets).values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return detector_step(model, opt, images, targets)
 
 
 def keypointrcnn_step(s: dict, device):
@@ -284,13 +284,7 @@ def keypointrcnn_step(s: dict, device):
         {"boxes": box, "labels": torch.ones(1, dtype=torch.int64, device=device), "keypoints": kp} for _ in images
     ]
 
-    def step() -> None:
-        loss = sum(model(images, targets).values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return detector_step(model, opt, images, targets)
 
 
 def workloads() -> list[Workload]:
