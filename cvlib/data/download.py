@@ -1,6 +1,7 @@
 """Verified downloads and archive extraction that cannot escape its folder.
 
-Used by the full-profile loaders of lessons 02 (hymenoptera), 03 (Penn-Fudan) and 06 (horse2zebra).
+Used by the full-profile loaders of lessons 02 (hymenoptera), 03 (Penn-Fudan), 06 (horse2zebra) and
+10 (CMP Facades, BSDS300).
 
 Policy (issue 11): a download is checked against its published checksum; where
 none is published, the archive's SHA-256 is printed (so it can be recorded) and
@@ -18,14 +19,15 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from PIL import Image
 from tqdm.auto import tqdm
 
 from cvlib.config import cvlib_url
 
-# File suffixes the image-folder datasets (hymenoptera, CelebA, horse2zebra) read as images.
+# File suffixes the image-folder datasets (hymenoptera, CelebA, horse2zebra, facades, BSDS300) read as images.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -152,7 +154,7 @@ def download_and_extract(
     name: str,
     how: str,
     archive_name: str | None = None,
-    verify: Callable[[Path], None] | None = None,
+    verify: Callable[[Path], object] | None = None,
     md5: str | None = None,
 ) -> Path:
     """Download an archive (checked against ``sha256`` or ``md5`` if given), extract it, verify ``folder``.
@@ -188,3 +190,58 @@ def download_and_extract(
             f"were removed: run again to download it afresh. {how}"
         ) from err
     return folder
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images (``IMAGE_SUFFIXES``) directly inside ``folder``, sorted by name, numeric names
+    (``2.jpg`` before ``10.jpg``) in numeric order first; ``[]`` when the folder is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.name))
+
+
+def check_image_counts(folder: Path, counts: Mapping[str, int]) -> dict[str, list[Path]]:
+    """Check that ``folder/<sub>`` holds exactly ``counts[sub]`` images for every ``sub`` (cheap: no decoding).
+
+    Returns ``{sub: image_files(folder / sub)}``.
+
+    Raises:
+        ValueError: naming the first sub-folder that is missing or has another number of images.
+    """
+    found = {}
+    for sub, expected in counts.items():
+        path = Path(folder) / sub
+        if not path.is_dir():
+            raise ValueError(f"{path} is missing")
+        found[sub] = image_files(path)
+        if len(found[sub]) != expected:
+            raise ValueError(f"{path} has {len(found[sub])} images, expected {expected}")
+    return found
+
+
+def check_images_decode(files: list[Path], shape_ok: Callable[[int, int], bool] | None = None, shape: str = "") -> None:
+    """Check that every file is a readable image and, if ``shape_ok(width, height)`` is given, of the right shape.
+
+    Raises:
+        ValueError: naming the first file that is not a readable image, or whose size fails
+            ``shape_ok`` (the message ends with ``shape``, what was expected).
+    """
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                width, height = im.size
+                im.verify()
+        except Exception as err:
+            raise ValueError(f"{path} is not a readable image ({type(err).__name__})") from err
+        if shape_ok is not None and not shape_ok(width, height):
+            raise ValueError(f"{path} is {width}x{height} px, expected {shape}")
+
+
+def incomplete(name: str, folder: Path, cause: BaseException, how: str) -> DatasetUnavailableError:
+    """The one-line error for a dataset folder on disk that fails its layout / count check."""
+    return DatasetUnavailableError(
+        f"dataset {name!r} in {folder} is incomplete ({cause}): delete that folder and run again to download "
+        f"it afresh. {how} Or run the lesson with the offline profile: CVLIB_PROFILE=quick."
+    )
