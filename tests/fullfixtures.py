@@ -13,8 +13,10 @@ import gzip
 import http.server
 import io
 import struct
+import tarfile
 import threading
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Self
 
@@ -134,6 +136,109 @@ def horse2zebra_folder(root: Path, n_train: int = 24, n_test: int = 8, size: int
                 Image.fromarray(img).save(buf, format="JPEG", quality=85)
                 (sub / f"{i:04d}_{split}{domain}.jpg").write_bytes(buf.getvalue())
     return folder
+
+
+def write_tar_gz(path: Path, files: Iterable[tuple[str, bytes]]) -> Path:
+    """A .tar.gz at ``path`` holding ``files`` (archive name, bytes) and an entry for each of their folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folders: set[str] = set()
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in files:
+            parts = name.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if folder not in folders:
+                    folders.add(folder)
+                    info = tarfile.TarInfo(folder)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tf.addfile(info)
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_files(root: Path, files: Iterable[tuple[str, bytes]]) -> None:
+    """Write ``files`` (relative name, bytes) under ``root``, as extracting their archive would."""
+    for name, data in files:
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+# pix2pix facades label colours in the fixture: wall, window, door (all blue-dominant, like the real maps' wall)
+FACADE_LABELS = ((10, 30, 220), (0, 170, 255), (60, 0, 200))
+
+
+def facade_pair_jpeg(rng: np.random.Generator, size: int = 32) -> bytes:
+    """One pix2pix facades JPEG, ``2 size x size``: LEFT a red-ish "photo" (brick noise, dark windows),
+    RIGHT its blue-ish label map (wall colour, window and door rectangles at the same places)."""
+    photo = (rng.integers(0, 40, size=(size, size, 3)) + np.array([180, 90, 50])).astype(np.uint8)
+    label = np.empty((size, size, 3), dtype=np.uint8)
+    label[:] = FACADE_LABELS[0]
+    for colour, dark in zip(FACADE_LABELS[1:], ((50, 50, 60), (90, 60, 40))):
+        h, w = int(rng.integers(size // 8, size // 4 + 1)), int(rng.integers(size // 8, size // 4 + 1))
+        y, x = int(rng.integers(0, size - h)), int(rng.integers(0, size - w))
+        label[y : y + h, x : x + w] = colour
+        photo[y : y + h, x : x + w] = dark
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([photo, label], axis=1)).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _facades_files(counts: dict[str, int], size: int, seed: int) -> Iterator[tuple[str, bytes]]:
+    rng = np.random.default_rng(seed)
+    for split, n in counts.items():
+        for i in range(1, n + 1):
+            yield f"facades/{split}/{i}.jpg", facade_pair_jpeg(rng, size)
+
+
+def facades_folder(
+    root: Path, n_train: int = 400, n_val: int = 100, n_test: int = 106, size: int = 32, seed: int = 0
+) -> Path:
+    """``<root>/facades/{train,val,test}/1.jpg ...`` as facades.tar.gz extracts (default: the real 400 / 100 / 106
+    images, each ``2 size x size``: photo left, label map right, see :func:`facade_pair_jpeg`)."""
+    write_files(root, _facades_files({"train": n_train, "val": n_val, "test": n_test}, size, seed))
+    return root / "facades"
+
+
+def facades_archive(
+    path: Path, n_train: int = 400, n_val: int = 100, n_test: int = 106, size: int = 32, seed: int = 0
+) -> Path:
+    """``facades.tar.gz`` as the pix2pix host serves it: facades/{train,val,test}/N.jpg (as :func:`facades_folder`)."""
+    return write_tar_gz(path, _facades_files({"train": n_train, "val": n_val, "test": n_test}, size, seed))
+
+
+def _bsds_files(counts: dict[str, int], size: tuple[int, int], seed: int) -> Iterator[tuple[str, bytes]]:
+    """Smooth colour gradients with noise, landscape and portrait in turn; train ids 100001..., test 200001...
+    (different photographs); every image differs from every other."""
+    rng = np.random.default_rng(seed)
+    for first, (split, n) in zip((100001, 200001), counts.items()):
+        for i in range(n):
+            w, h = size if i % 2 == 0 else size[::-1]
+            yy, xx = np.mgrid[0:h, 0:w]
+            slope_y, slope_x = rng.uniform(-1, 1, size=(2, 3))  # per channel, grey levels per pixel
+            base = rng.uniform(40, 200, size=3) + yy[..., None] * slope_y + xx[..., None] * slope_x
+            pixels = base + rng.normal(0, 12, size=(h, w, 3))
+            buf = io.BytesIO()
+            Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=90)
+            yield f"BSDS300/images/{split}/{first + i}.jpg", buf.getvalue()
+
+
+def bsds_folder(
+    root: Path, n_train: int = 200, n_test: int = 100, size: tuple[int, int] = (72, 48), seed: int = 0
+) -> Path:
+    """``<root>/BSDS300/images/{train,test}/<id>.jpg`` as BSDS300-images.tgz extracts (default: the real 200 / 100
+    photographs; ``size`` = (width, height) of the landscape ones, portrait ones are turned, as 481x321 / 321x481)."""
+    write_files(root, _bsds_files({"train": n_train, "test": n_test}, size, seed))
+    return root / "BSDS300"
+
+
+def bsds_archive(
+    path: Path, n_train: int = 200, n_test: int = 100, size: tuple[int, int] = (72, 48), seed: int = 0
+) -> Path:
+    """``BSDS300-images.tgz`` as the Berkeley host serves it: BSDS300/images/{train,test}/<id>.jpg (as :func:`bsds_folder`)."""
+    return write_tar_gz(path, _bsds_files({"train": n_train, "test": n_test}, size, seed))
 
 
 # (breed, class id 1..37, species 1 cat / 2 dog, breed id within the species), as in the real split files
