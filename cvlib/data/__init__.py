@@ -8,6 +8,8 @@
 - ``cvlib.data.segscenes``  generated panoptic scenes: textured stuff + occluding shapes (lesson 08, quick)
 - ``cvlib.data.photocrops`` full-resolution crops of the bundled photographs, disjoint train/test (lesson 10, quick)
 - ``cvlib.data.pets``       Oxford-IIIT Pet as background / pet / ignored-border masks (lesson 08, full)
+- ``cvlib.data.facades``    CMP Facades as pix2pix packs it: (label map, photo) pairs (lesson 10, full)
+- ``cvlib.data.srphotos``   BSDS300 photographs as full-resolution super-resolution crops (lesson 10, full)
 
 Datasets only: one real dataset per file, generated datasets by family. Nothing here
 imports from models or task modules (dependencies flow data -> models -> task -> metrics -> viz).
