@@ -223,6 +223,7 @@ def style_transfer(
     steps: int = 200,
     lr: float = 0.02,
     progress: bool = True,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, dict[str, list[float]]]:
     """Gatys et al. (2016): optimise an image, starting from ``content``, to keep its content and take ``style``'s style.
 
@@ -235,6 +236,8 @@ def style_transfer(
             (:class:`cvlib.models.perceptual.FeatureTaps`).
         content: ``(1, 3, H, W)`` in [0, 1]; style: ``(1, 3, H', W')`` in [0, 1] (any size).
         style_weight: weight of the style term; larger = more style, less content.
+        callback: called after every step with ``(steps done, current image (1, 3, H, W))`` (e.g. to keep
+            snapshots; the image is a detached copy).
 
     Returns:
         ``(image (1, 3, H, W) in [0, 1], {"content": [...], "style": [...]})``: the losses at each step,
@@ -256,7 +259,7 @@ def style_transfer(
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=lr)
     history: dict[str, list[float]] = {"content": [], "style": []}
-    for _ in tqdm(range(steps), desc="style transfer", disable=not progress):
+    for step in tqdm(range(steps), desc="style transfer", disable=not progress):
         feats = taps(image)
         lc = content_loss(feats, content_target, content_layers)
         ls = style_loss([feats[n] for n in style_layers], style_feats)
@@ -267,4 +270,6 @@ def style_transfer(
         optimizer.step()
         with torch.no_grad():
             image.clamp_(0, 1)
+        if callback is not None:
+            callback(step + 1, image.detach().clone())
     return image.detach(), history

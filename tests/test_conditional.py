@@ -231,3 +231,65 @@ def test_style_transfer_reduces_the_style_loss_tenfold_and_keeps_content():
     assert history["content"][-1] < 0.5 * style_as_result
     with pytest.raises(ValueError, match="one RGB image"):
         style_transfer(taps, content.repeat(2, 1, 1, 1), style, content_layers=["3"], style_layers=["1"])
+
+
+def test_style_transfer_callback_sees_every_step_and_the_final_image():
+    from cvlib.conditional import style_transfer
+    from cvlib.models.perceptual import FeatureTaps
+
+    taps = FeatureTaps(_toy_net(), ["1", "3"])
+    g = torch.Generator().manual_seed(6)
+    content, style = torch.rand(1, 3, 8, 8, generator=g), torch.rand(1, 3, 8, 8, generator=g)
+    seen: list[tuple[int, torch.Tensor]] = []
+    image, history = style_transfer(
+        taps,
+        content,
+        style,
+        content_layers=["3"],
+        style_layers=["1"],
+        steps=5,
+        progress=False,
+        callback=lambda step, img: seen.append((step, img)),
+    )
+    assert [s for s, _ in seen] == [1, 2, 3, 4, 5] and len(history["style"]) == 5
+    assert torch.equal(seen[-1][1], image) and not seen[0][1].requires_grad
+    assert not torch.equal(seen[0][1], seen[-1][1])  # snapshots are copies, not the live tensor
+
+
+def test_perceptual_taps_roles_and_errors():
+    from cvlib.models.perceptual import LAYERS, perceptual_taps
+
+    taps = perceptual_taps("efficientnet_lite0", role="all")
+    lite = LAYERS["efficientnet_lite0"]
+    assert set(taps.layers) == {*lite["content"], *lite["style"]}
+    out = taps(torch.rand(1, 3, 64, 64))
+    assert [tuple(v.shape[-2:]) for v in out.values()] == [(32, 32), (16, 16), (8, 8), (4, 4)]  # strides 2..16
+    assert perceptual_taps(role="sr").layers == list(lite["sr"])
+    with pytest.raises(ValueError, match="unknown perceptual network"):
+        perceptual_taps("alexnet")
+    with pytest.raises(ValueError, match="unknown role"):
+        perceptual_taps(role="texture")
+
+
+def test_vgg16_features_read_the_official_file_from_the_hub_cache(tmp_path, monkeypatch):
+    """The full profile's VGG-16: the file torchvision would download, found in the torch hub cache (here
+    random weights under the official name, as the rehearsal does), ``features.*`` tensors loaded exactly."""
+    from torchvision.models import VGG16_Weights, vgg16
+
+    from cvlib.models.perceptual import perceptual_taps, vgg16_features
+    from cvlib.models.pretrained import PretrainedUnavailableError
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    url = VGG16_Weights.IMAGENET1K_V1.url
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(PretrainedUnavailableError, match="VGG-16"):
+        vgg16_features()
+    torch.manual_seed(0)
+    reference = vgg16(weights=None).features
+    state = {f"features.{k}": v for k, v in reference.state_dict().items()}
+    (tmp_path / "checkpoints").mkdir(exist_ok=True)
+    torch.save(state, tmp_path / "checkpoints" / url.rsplit("/", 1)[-1])
+    features = vgg16_features()
+    assert torch.equal(features[0].weight, reference[0].weight) and torch.equal(features[28].bias, reference[28].bias)
+    out = perceptual_taps("vgg16", role="style")(torch.rand(1, 3, 32, 32))
+    assert [v.shape[1] for v in out.values()] == [64, 128, 256, 512]
