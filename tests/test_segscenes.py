@@ -192,3 +192,17 @@ def test_generation_is_fast():
     start = time.perf_counter()
     make_segscenes(200, seed=0)
     assert time.perf_counter() - start < 5.0
+
+
+def test_label_scene_pairs_source_is_the_colour_coded_semantic_map():
+    from cvlib.data.segscenes import LabelScenePairs, SegScenesDataset
+    from cvlib.segmentation import colorize
+
+    pairs = LabelScenePairs(3, size=32, seed=4)
+    scenes = SegScenesDataset(3, size=32, seed=4)
+    assert len(pairs) == 3 and pairs.sources.shape == pairs.targets.shape == (3, 3, 32, 32)
+    source, target = pairs[1]
+    assert source.dtype == target.dtype == torch.float32
+    assert torch.allclose(source.permute(1, 2, 0), torch.from_numpy(colorize(scenes.semantic[1], 7)).float())
+    assert torch.equal(target, scenes[1][0])
+    assert 0 <= float(pairs.targets.min()) and float(pairs.targets.max()) <= 1

@@ -56,6 +56,7 @@ __all__ = [
     "SEG_CLASSES",
     "STUFF_CLASSES",
     "THING_CLASSES",
+    "LabelScenePairs",
     "SegScene",
     "SegScenesDataset",
     "make_segscene",
@@ -471,3 +472,36 @@ class SegScenesDataset(Dataset):
         """``(7,)`` float64: the fraction of all pixels of each class (sums to 1)."""
         counts = torch.bincount(self.semantic.reshape(-1), minlength=NUM_CLASSES).double()
         return counts / counts.sum()
+
+
+class LabelScenePairs(Dataset):
+    """Paired translation data for pix2pix (lesson 10, ``quick``): a colour-coded label map -> its scene.
+
+    The source is the semantic map drawn in lesson 08's class colours (:func:`cvlib.segmentation.class_colors`,
+    flat colours, like the facades dataset's label maps); the target is the generated scene. One label map
+    allows many scenes (texture phase and direction, colour jitter and light, thing colours are random): the
+    ambiguity that makes a pixel-wise regression blur.
+
+    Args:
+        n, size, seed: as :class:`SegScenesDataset` (different seeds for train and test).
+
+    Attributes:
+        sources / targets: ``(n, 3, size, size)`` float32 in [0, 1].
+
+    Items: ``(source, target)``, each ``(3, size, size)`` float32 in [0, 1] (the convention of
+    :class:`cvlib.data.facades.FacadesPairs`).
+    """
+
+    def __init__(self, n: int, size: int = 64, seed: int = 0) -> None:
+        from cvlib.segmentation import class_colors  # task module; imported here to keep data modules leaf-level
+
+        scenes = SegScenesDataset(n, size=size, seed=seed)
+        colors = torch.from_numpy(class_colors(NUM_CLASSES)).float()  # (7, 3)
+        self.sources = colors[scenes.semantic].permute(0, 3, 1, 2).contiguous()
+        self.targets = scenes.images.float() / 255
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sources[idx], self.targets[idx]
