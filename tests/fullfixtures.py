@@ -290,10 +290,11 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
 
     ``names``: any of ``"resnet18"``, ``"maskrcnn_resnet50_fpn"`` (the default pair), ``"lraspp_mobilenet_v3_large"``
     and ``"deeplabv3_mobilenet_v3_large"`` (their COCO_WITH_VOC_LABELS_V1 files; with those weights torchvision
-    loads no separate backbone file) and ``"keypointrcnn_resnet50_fpn"`` (COCO_V1, person keypoints).
+    loads no separate backbone file), ``"keypointrcnn_resnet50_fpn"`` (COCO_V1, person keypoints) and ``"vgg16"``
+    (IMAGENET1K_V1; only its ``features.*`` tensors, the part lesson 10 reads, so the fixture is 59 MB, not 553).
     """
     import torch
-    from torchvision.models import ResNet18_Weights, resnet18
+    from torchvision.models import ResNet18_Weights, VGG16_Weights, resnet18, vgg16
     from torchvision.models.detection import (
         KeypointRCNN_ResNet50_FPN_Weights,
         MaskRCNN_ResNet50_FPN_Weights,
@@ -321,6 +322,7 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
             DeepLabV3_MobileNet_V3_Large_Weights.COCO_WITH_VOC_LABELS_V1,
             lambda: deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=True),
         ),
+        "vgg16": (VGG16_Weights.IMAGENET1K_V1, lambda: _Prefixed("features", vgg16(weights=None).features)),
         "keypointrcnn_resnet50_fpn": (
             KeypointRCNN_ResNet50_FPN_Weights.COCO_V1,
             lambda: keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17),
@@ -339,6 +341,16 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
         torch.save(build().state_dict(), path)
         written.append(path)
     return written
+
+
+class _Prefixed:
+    """A module's state dict under ``prefix.`` (as the module sits inside its full network)."""
+
+    def __init__(self, prefix: str, module):
+        self.prefix, self.module = prefix, module
+
+    def state_dict(self) -> dict:
+        return {f"{self.prefix}.{k}": v for k, v in self.module.state_dict().items()}
 
 
 class LocalMirror:

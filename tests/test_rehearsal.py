@@ -98,6 +98,23 @@ OVERRIDES = {
         "rcnn_steps": 2,
         "rcnn_min_size": 64,
     },
+    "10_conditional_generation": {
+        "pix2pix_size": 32,  # facades resized; U-Net depth 5
+        "pix2pix_test": 8,
+        "pix2pix_steps": 2,
+        "pix2pix_batch": 2,
+        "ngf": 8,
+        "sr_size": 32,  # <= the BSDS fixture's 48-px short side
+        "sr_train": 16,
+        "sr_test": 8,  # the crop figure shows crops 0, 3 and 7
+        "sr_steps": 2,
+        "sr_perceptual_steps": 2,
+        "sr_channels": 8,
+        "sr_blocks": 1,
+        "style_size": 32,
+        "style_steps": 2,
+        "sweep_steps": 2,
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -116,10 +133,13 @@ def full_world(tmp_path_factory):
     fullfixtures.pennfudan_folder(data)
     fullfixtures.horse2zebra_folder(data)
     fullfixtures.pets_folder(data)
+    fullfixtures.bsds_folder(data)
+    # facades goes through download -> verify -> extract, served as its real .tar.gz
+    fullfixtures.facades_archive(served / "efrosgans.eecs.berkeley.edu" / "pix2pix" / "datasets" / "facades.tar.gz")
     fullfixtures.hymenoptera_zip(served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip")
     fullfixtures.torchvision_weights(
         torch_home,
-        names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large", "keypointrcnn_resnet50_fpn"),
+        names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large", "keypointrcnn_resnet50_fpn", "vgg16"),
     )
     with fullfixtures.LocalMirror(served) as mirror:
         yield {
@@ -160,7 +180,14 @@ def test_lesson_runs_in_full(path, full_world):
     text = outputs_text(nb)
     assert "profile : full" in text, "the lesson header shows the full profile"
     if path.stem == "02_transfer_learning":
-        assert full_world["mirror"].requests == ["/download.pytorch.org/tutorial/hymenoptera_data.zip"], (
-            "lesson 02 downloaded hymenoptera from the (local) server"
+        hymenoptera = [r for r in full_world["mirror"].requests if "hymenoptera" in r]
+        assert hymenoptera == ["/download.pytorch.org/tutorial/hymenoptera_data.zip"], (
+            "lesson 02 downloaded hymenoptera once from the (local) server"
         )
         assert (full_world["data"] / "hymenoptera_data" / "val" / "bees").is_dir()
+    if path.stem == "10_conditional_generation":
+        facades = [r for r in full_world["mirror"].requests if "facades" in r]
+        assert facades == ["/efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"], (
+            "lesson 10 downloaded facades once from the (local) server"
+        )
+        assert len(list((full_world["data"] / "facades" / "test").glob("*.jpg"))) == 106
