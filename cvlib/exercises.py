@@ -2,7 +2,7 @@
 
 Each exercise knows how to compute its own answer (with the same cvlib/torch functions the
 lesson uses), so nothing is stored as a bare number; worked solutions live in
-``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-07.
+``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-10.
 """
 
 from __future__ import annotations
@@ -146,6 +146,21 @@ EXERCISES: dict[str, Exercise] = {
         "Output channels of CenterNet's heads for COCO's 80 classes (heatmaps + size + offset)?",
         lambda: 80 + 2 + 2,
         "one heatmap per class; the size (w, h) and offset (dx, dy) heads are shared by all classes.",
+    ),
+    "10.psnr_from_mse": Exercise(
+        "PSNR (dB) of an output in [0, 1] whose mean squared error to the original is 0.001?",
+        lambda: 10 * math.log10(1.0 / 0.001),
+        "PSNR = 10 log10(peak^2 / MSE) with peak 1 for images in [0, 1].",
+    ),
+    "10.unet_depth": Exercise(
+        "Stride-2 encoder blocks the pix2pix U-Net needs to take a 256 x 256 image down to 1 x 1?",
+        lambda: int(math.log2(256)),
+        "each stride-2 block halves the side: 256 -> 128 -> ... -> 1; count the halvings (log2 256).",
+    ),
+    "10.gram_entries": Exercise(
+        "Entries of the Gram matrix of a 128-channel, 56 x 56 feature map?",
+        lambda: 128 * 128,
+        "the Gram matrix is C x C (channels against channels); the 56 x 56 positions are summed away.",
     ),
 }
 
