@@ -287,6 +287,85 @@ def keypointrcnn_step(s: dict, device):
     return detector_step(model, opt, images, targets)
 
 
+def pix2pix_step(s: dict, device):
+    """One step of lesson 10's pix2pix (U-Net + conditional PatchGAN + L1) at the full size and batch."""
+    from cvlib.conditional import pix2pix_step as step_once
+    from cvlib.models.cyclegan import PatchDiscriminator
+    from cvlib.models.pix2pix import UNetGenerator
+
+    size, batch = s["pix2pix_size"], s["pix2pix_batch"]
+    gen = UNetGenerator(3, 3, ngf=s["ngf"], depth=int(math.log2(size))).to(device)
+    disc = PatchDiscriminator(6, ndf=s["ngf"], n_layers=s["d_layers"]).to(device)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    source = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+    target = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+
+    def step() -> None:
+        step_once(gen, disc, opt_g, opt_d, source, target, gan=True)
+
+    return step
+
+
+def superres_step(s: dict, perceptual: bool, device):
+    """One step of lesson 10's SRNet (x4) with MSE, or with MSE + VGG-16 relu2_2 feature loss (batch 16)."""
+    from cvlib.conditional import content_loss
+    from cvlib.models.perceptual import LAYERS, FeatureTaps
+    from cvlib.models.superres import SRNet
+
+    net = SRNet(4, channels=s["sr_channels"], blocks=s["sr_blocks"]).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    high = torch.rand(16, 3, s["sr_size"], s["sr_size"], device=device)
+    low = F.interpolate(high, scale_factor=0.25, mode="bicubic", antialias=True)
+    taps = None
+    if perceptual:
+        from torchvision.models import vgg16
+
+        taps = FeatureTaps(vgg16(weights=None).features, LAYERS["vgg16"]["sr"]).to(device)
+
+    def step() -> None:
+        out = net(low)
+        loss = F.mse_loss(out, high)
+        if taps is not None:
+            with torch.no_grad():
+                target = taps(high)
+            loss = loss + s["sr_feature_weight"] * content_loss(taps(out), target, taps.layers)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def style_step(s: dict, device):
+    """One step of lesson 10's Gatys style transfer on VGG-16 features (pixels optimised, Adam)."""
+    from torchvision.models import vgg16
+
+    from cvlib.conditional import content_loss
+    from cvlib.gan import style_loss
+    from cvlib.models.perceptual import LAYERS, FeatureTaps
+
+    layers = LAYERS["vgg16"]
+    taps = FeatureTaps(vgg16(weights=None).features, sorted({*layers["content"], *layers["style"]}, key=int)).to(device)
+    side = s["style_size"]
+    content, style = torch.rand(1, 3, side, side, device=device), torch.rand(1, 3, side, side, device=device)
+    with torch.no_grad():
+        c_target, s_target = taps(content), taps(style)
+    image = content.clone().requires_grad_(True)
+    opt = torch.optim.Adam([image], lr=0.02)
+
+    def step() -> None:
+        feats = taps(image)
+        loss = content_loss(feats, c_target, layers["content"]) + style_loss(
+            [feats[n] for n in layers["style"]], [s_target[n] for n in layers["style"]]
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def workloads() -> list[Workload]:
     from cvlib.models.classic import LeNet5, SmallVGG
 
@@ -471,6 +550,40 @@ def workloads() -> list[Workload]:
             f"Keypoint R-CNN fine-tuning, {s['rcnn_steps']:,} steps (batch 4)",
             s["rcnn_steps"],
             lambda d, s=s: keypointrcnn_step(s, d),
+        )
+    )
+
+    s = full_sizes("10_conditional_generation")
+    out.append(
+        Workload(
+            "10",
+            f"pix2pix L1 only + L1 + GAN, 2 x {s['pix2pix_steps']:,} steps at {s['pix2pix_size']} px (batch {s['pix2pix_batch']})",
+            2 * s["pix2pix_steps"],  # the L1-only run costs less (no discriminator): an upper bound
+            lambda d, s=s: pix2pix_step(s, d),
+        )
+    )
+    out.append(
+        Workload(
+            "10",
+            f"SRNet x4 MSE, {s['sr_steps']:,} steps on {s['sr_size']} px crops (batch 16)",
+            s["sr_steps"],
+            lambda d, s=s: superres_step(s, False, d),
+        )
+    )
+    out.append(
+        Workload(
+            "10",
+            f"SRNet + VGG-16 feature loss, {s['sr_perceptual_steps']:,} steps",
+            s["sr_perceptual_steps"],
+            lambda d, s=s: superres_step(s, True, d),
+        )
+    )
+    out.append(
+        Workload(
+            "10",
+            f"Gatys style transfer on VGG-16, {s['style_size']} px, {s['style_steps'] + 7 * s['sweep_steps']:,} steps",
+            s["style_steps"] + 7 * s["sweep_steps"],  # the main run, 5 style weights, 2 layer choices
+            lambda d, s=s: style_step(s, d),
         )
     )
     return out
