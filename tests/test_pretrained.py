@@ -151,3 +151,15 @@ def test_cached_weights_that_do_not_load_are_named(tmp_path, monkeypatch):
     with pytest.raises(PretrainedUnavailableError, match="does not load into the model") as err:
         load_pretrained("resnet18")
     assert str(cached) in str(err.value) and "delete it" in str(err.value)
+
+
+def test_with_head_puts_the_head_on_the_backbones_device(backbone):
+    """On CUDA the new head must live on the GPU with the backbone (a CPU head failed lesson 02 there);
+    the meta device stands in for a second device on this CPU-only machine."""
+    import copy
+    import dataclasses
+
+    elsewhere = dataclasses.replace(backbone, model=copy.deepcopy(backbone.model).to("meta"))
+    model = elsewhere.with_head(3)
+    assert {p.device.type for p in model.parameters()} == {"meta"}
+    assert next(backbone.with_head(3).get_submodule(backbone.head_name).parameters()).device.type == "cpu"

@@ -124,13 +124,15 @@ class Backbone:
         """A copy of ``model`` with a new, randomly initialised ``feature_dim -> num_classes`` head.
 
         The backbone weights are copied (the original ``model`` is not changed) and
-        trainable; freeze them yourself for a fixed feature extractor.
+        trainable; freeze them yourself for a fixed feature extractor. The head is created on the
+        backbone's device.
         """
         if num_classes < 1:
             raise ValueError(f"num_classes must be at least 1, got {num_classes}.")
         new = copy.deepcopy(self.model)
         parent_name, _, attr = self.head_name.rpartition(".")
-        setattr(new.get_submodule(parent_name), attr, nn.Linear(self.feature_dim, num_classes))
+        device = next(new.parameters()).device  # the new head lives where the backbone does (CUDA or CPU)
+        setattr(new.get_submodule(parent_name), attr, nn.Linear(self.feature_dim, num_classes).to(device))
         return new
 
     def top_k(self, x: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
