@@ -12,9 +12,11 @@ import functools
 import gzip
 import http.server
 import io
+import pickle
 import struct
 import tarfile
 import threading
+import types
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -341,6 +343,94 @@ def torchvision_weights(torch_home: Path, names: tuple[str, ...] = ("resnet18", 
         torch.save(build().state_dict(), path)
         written.append(path)
     return written
+
+
+class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler: its dispatch table can be extended
+    """Protocol 2 as Python 2's cPickle wrote the CIFAR-10 batches: every ``str`` and ``bytes`` as an 8-bit
+    string (BINSTRING, so Python 3 needs ``encoding="latin1"``), NumPy's internals under ``numpy.core``."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_py2_string(self, data: bytes) -> None:
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+
+    def save_global(self, obj, name=None):
+        module = getattr(obj, "__module__", None) or ""
+        if module.startswith("numpy._core"):
+            qualname = name or obj.__qualname__
+            qualname = qualname.rsplit(".", 1)[-1] if qualname.startswith("numpy.") else qualname
+            old = module.replace("numpy._core", "numpy.core", 1)
+            self.write(pickle.GLOBAL + old.encode() + b"\n" + qualname.encode() + b"\n")
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+    dispatch[str] = lambda self, obj: self._save_py2_string(obj.encode("latin1"))
+    dispatch[bytes] = lambda self, obj: self._save_py2_string(bytes(obj))
+    dispatch[types.FunctionType] = save_global
+
+
+def py2_pickle(obj: object) -> bytes:
+    """``obj`` pickled with protocol 2 as Python 2 wrote it (see :class:`_Py2Pickler`)."""
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    return buf.getvalue()
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: The fixture's colour of each CIFAR-10 class (RGB): every image of class c is this colour plus noise.
+CIFAR10_TINTS = (
+    (220, 40, 40),
+    (40, 200, 40),
+    (40, 60, 220),
+    (220, 200, 40),
+    (200, 40, 200),
+    (40, 200, 200),
+    (140, 80, 20),
+    (240, 240, 240),
+    (30, 30, 30),
+    (130, 130, 130),
+)
+
+
+def _cifar10_files(n_per_batch: int, seed: int) -> Iterator[tuple[str, bytes]]:
+    """The files of cifar-10-batches-py: five training batches and a test batch of ``n_per_batch`` images each
+    (labels balanced within each batch when n_per_batch is a multiple of 10), batches.meta, readme.html."""
+    rng = np.random.default_rng(seed)
+    names = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+    for i, name in enumerate(names):
+        labels = rng.permutation(np.arange(n_per_batch) % 10)
+        tints = np.array(CIFAR10_TINTS, dtype=np.int16)[labels]  # (n, 3)
+        pixels = tints[:, :, None, None] + rng.integers(-25, 26, size=(n_per_batch, 3, 32, 32))
+        batch = {
+            "batch_label": f"training batch {i + 1} of 5" if i < 5 else "testing batch 1 of 1",
+            "labels": [int(c) for c in labels],
+            "data": pixels.clip(0, 255).astype(np.uint8).reshape(n_per_batch, 3 * 32 * 32),  # R, G, B planes
+            "filenames": [f"{CIFAR10_CLASSES[c]}_s_{i * n_per_batch + j:06d}.png" for j, c in enumerate(labels)],
+        }
+        yield f"cifar-10-batches-py/{name}", py2_pickle(batch)
+    meta = {"num_cases_per_batch": n_per_batch, "label_names": list(CIFAR10_CLASSES), "num_vis": 3 * 32 * 32}
+    yield "cifar-10-batches-py/batches.meta", py2_pickle(meta)
+    yield (
+        "cifar-10-batches-py/readme.html",
+        b'<meta HTTP-EQUIV="REFRESH" content="0; url=http://www.cs.toronto.edu/~kriz/cifar.html">\n',
+    )
+
+
+def cifar10_folder(root: Path, n_per_batch: int = 20, seed: int = 0) -> Path:
+    """``<root>/cifar-10-batches-py/`` as cifar-10-python.tar.gz extracts: data_batch_1..5, test_batch (each a
+    protocol-2 pickle of {'data': (n, 3072) uint8 R/G/B planes, 'labels': [n ints], ...}), batches.meta, readme.html;
+    ``n_per_batch`` images per batch (the real data: 10,000), class c tinted CIFAR10_TINTS[c]."""
+    write_files(root, _cifar10_files(n_per_batch, seed))
+    return root / "cifar-10-batches-py"
+
+
+def cifar10_archive(path: Path, n_per_batch: int = 20, seed: int = 0) -> Path:
+    """``cifar-10-python.tar.gz`` as the Toronto host serves it, with the content of :func:`cifar10_folder`."""
+    return write_tar_gz(path, _cifar10_files(n_per_batch, seed))
 
 
 class _Prefixed:

@@ -10,6 +10,7 @@
 - ``cvlib.data.pets``       Oxford-IIIT Pet as background / pet / ignored-border masks (lesson 08, full)
 - ``cvlib.data.facades``    CMP Facades as pix2pix packs it: (label map, photo) pairs (lesson 10, full)
 - ``cvlib.data.srphotos``   BSDS300 photographs as full-resolution super-resolution crops (lesson 10, full)
+- ``cvlib.data.cifar10``    CIFAR-10 batches as tensors + balanced labelled/unlabelled splits (lesson 11, full)
 
 Datasets only: one real dataset per file, generated datasets by family. Nothing here
 imports from models or task modules (dependencies flow data -> models -> task -> metrics -> viz).
