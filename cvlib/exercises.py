@@ -2,7 +2,7 @@
 
 Each exercise knows how to compute its own answer (with the same cvlib/torch functions the
 lesson uses), so nothing is stored as a bare number; worked solutions live in
-``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-10.
+``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-11.
 """
 
 from __future__ import annotations
@@ -161,6 +161,21 @@ EXERCISES: dict[str, Exercise] = {
         "Entries of the Gram matrix of a 128-channel, 56 x 56 feature map?",
         lambda: 128 * 128,
         "the Gram matrix is C x C (channels against channels); the 56 x 56 positions are summed away.",
+    ),
+    "11.cutmix_weight": Exercise(
+        "CutMix pastes an 8 x 8 box of a '3' into a 16 x 16 image of a '7': the mixed label's weight for '3'?",
+        lambda: (8 * 8) / (16 * 16),
+        "the label is mixed in proportion to the pasted area: box area / image area.",
+    ),
+    "11.smoothed_target": Exercise(
+        "Probability of the true class in a label-smoothed target, epsilon 0.1, 10 classes (PyTorch's rule)?",
+        lambda: (1 - 0.1) + 0.1 / 10,
+        "PyTorch mixes the one-hot target with the uniform one: (1 - eps) x one-hot + eps / C on every class.",
+    ),
+    "11.distillation_scale": Exercise(
+        "Factor multiplying the KL term of the distillation loss at temperature T = 4?",
+        lambda: 4**2,
+        "the soft term's gradients shrink like 1 / T^2, so the loss multiplies it by T^2.",
     ),
 }
 

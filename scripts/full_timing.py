@@ -586,7 +586,23 @@ def workloads() -> list[Workload]:
             lambda d, s=s: style_step(s, d),
         )
     )
+
+    s = full_sizes("11_fewer_labels")
+    per_draw = s["rounds"] + 1 + 2  # self-training (teacher + rounds), then a labels-only and a distilled student
+    runs = s["seeds"] * (len(POLICIES_11) + 1) + s["seeds"] * per_draw * len(s["curve_labels_per_class"]) + 2 + 4
+    out.append(
+        Workload(
+            "11",
+            f"SmallVGG{s['widths']} on CIFAR-10, {runs} trainings x {s['steps']:,} steps (batch 64)",
+            runs * s["steps"],
+            lambda d, s=s: classifier_step(SmallVGG(3, 10, s["widths"], dropout=0.3), (64, 3, 32, 32), 10, d),
+        )
+    )
     return out
+
+
+# lesson 11's augmentation comparison: 6 policies besides "none" (its section 2)
+POLICIES_11 = ("flip", "affine", "TrivialAugmentWide", "CutMix", "MixUp", "label smoothing")
 
 
 def sync(device: torch.device) -> None:

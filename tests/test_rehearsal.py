@@ -115,6 +115,16 @@ OVERRIDES = {
         "style_steps": 2,
         "sweep_steps": 2,
     },
+    "11_fewer_labels": {
+        "labels_per_class": 2,  # the CIFAR-10 fixture holds 10 training images per class
+        "curve_labels_per_class": (2, 4),
+        "test_images": 20,
+        "widths": (8, 16),
+        "student_widths": (4, 8),
+        "steps": 2,
+        "seeds": 2,
+        "rounds": 1,
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -134,6 +144,7 @@ def full_world(tmp_path_factory):
     fullfixtures.horse2zebra_folder(data)
     fullfixtures.pets_folder(data)
     fullfixtures.bsds_folder(data)
+    fullfixtures.cifar10_folder(data, n_per_batch=20)  # 100 training, 20 test images
     # facades goes through download -> verify -> extract, served as its real .tar.gz
     fullfixtures.facades_archive(served / "efrosgans.eecs.berkeley.edu" / "pix2pix" / "datasets" / "facades.tar.gz")
     fullfixtures.hymenoptera_zip(served / "download.pytorch.org" / "tutorial" / "hymenoptera_data.zip")
