@@ -17,7 +17,8 @@ data -> models -> task modules -> metrics -> viz / widgets.
 - ``cvlib.explain``    saliency, occlusion, CAM / Grad-CAM, pointing game (07)
 - ``cvlib.segmentation`` losses, mIoU / PQ, training on crops, panoptic merge, mask drawing (08)
 - ``cvlib.keypoints``  heatmap targets and decoding, PCK / OKS, COCO keypoint AP (09)
-- ``cvlib.conditional`` pix2pix step, sharpness / PSNR / SSIM, perceptual and style losses (10, in progress)
+- ``cvlib.conditional`` pix2pix step, sharpness / PSNR / SSIM, perceptual and style losses, style transfer (10)
+- ``cvlib.fewlabels``  training on few labels: CutMix / MixUp, pseudo-labels, self-training, distillation (11)
 - ``cvlib.metrics``    metrics shared by several lessons (accuracy, Frechet distance, coverage)
 - ``cvlib.viz``        image grids, curves, confusion matrices, overlays, smoothing
 - ``cvlib.widgets``    ipywidgets helpers used by the lessons
