@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from cvlib.config import data_dir
-from cvlib.data.download import download_and_extract, incomplete, unavailable
+from cvlib.data.download import find_or_download, incomplete
 from cvlib.validate import check_int
 
 __all__ = [
@@ -167,17 +167,18 @@ def cifar10_folder(root: Path | str | None = None, download: bool = True) -> Pat
         DatasetCorruptError: the archive could not be extracted or failed :func:`verify_folder` (removed).
     """
     folder = Path(root if root is not None else data_dir()) / FOLDER_NAME
-    if not folder.is_dir():
-        if not download:
-            raise unavailable(NAME, folder, HOW)
-        return download_and_extract(
-            URL, folder, None, name=NAME, how=HOW, archive_name=ARCHIVE_NAME, verify=verify_folder, md5=MD5
-        )
-    try:
-        _check_files(folder)
-    except ValueError as err:
-        raise incomplete(NAME, folder, err, HOW) from err
-    return folder
+    return find_or_download(
+        folder,
+        [""],
+        _check_files,
+        download=download,
+        url=URL,
+        name=NAME,
+        how=HOW,
+        archive_name=ARCHIVE_NAME,
+        verify=verify_folder,
+        md5=MD5,
+    )
 
 
 def cifar10_tensors(

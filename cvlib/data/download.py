@@ -19,7 +19,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from PIL import Image
@@ -245,3 +245,35 @@ def incomplete(name: str, folder: Path, cause: BaseException, how: str) -> Datas
         f"dataset {name!r} in {folder} is incomplete ({cause}): delete that folder and run again to download "
         f"it afresh. {how} Or run the lesson with the offline profile: CVLIB_PROFILE=quick."
     )
+
+
+def find_or_download(
+    folder: Path,
+    required: Iterable[str],
+    recheck: Callable[[Path], object],
+    *,
+    download: bool,
+    url: str,
+    name: str,
+    how: str,
+    sha256: str | None = None,
+    **extract_kwargs: object,
+) -> Path:
+    """The dataset folder: downloaded and verified (:func:`download_and_extract`) when any of ``required``
+    (paths relative to ``folder``; ``""`` = the folder itself) is missing, else re-checked with ``recheck``.
+
+    Raises:
+        DatasetUnavailableError: missing with ``download=False`` (or the download failed), or a folder on
+            disk that fails ``recheck`` (:func:`incomplete`: delete it and run again).
+        DatasetCorruptError: the downloaded archive was damaged or failed verification (removed).
+    """
+    folder = Path(folder)
+    if not all((folder / part).is_dir() for part in required):
+        if not download:
+            raise unavailable(name, folder, how)
+        return download_and_extract(url, folder, sha256, name=name, how=how, **extract_kwargs)  # type: ignore[arg-type]
+    try:
+        recheck(folder)
+    except ValueError as err:
+        raise incomplete(name, folder, err, how) from err
+    return folder

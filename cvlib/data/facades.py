@@ -34,10 +34,8 @@ from cvlib.config import data_dir
 from cvlib.data.download import (
     check_image_counts,
     check_images_decode,
-    download_and_extract,
+    find_or_download,
     image_files,
-    incomplete,
-    unavailable,
 )
 from cvlib.validate import check_int
 
@@ -90,15 +88,17 @@ def facades_folder(root: Path | str | None = None, download: bool = True) -> Pat
             it was removed, so running again downloads afresh.
     """
     folder = Path(root if root is not None else data_dir()) / FOLDER_NAME
-    if not all((folder / split).is_dir() for split in SPLITS):
-        if not download:
-            raise unavailable(NAME, folder, HOW)
-        return download_and_extract(URL, folder, SHA256, name=NAME, how=HOW, verify=verify_folder)
-    try:
-        verify_folder(folder, decode=False)
-    except ValueError as err:
-        raise incomplete(NAME, folder, err, HOW) from err
-    return folder
+    return find_or_download(
+        folder,
+        SPLITS,
+        lambda f: verify_folder(f, decode=False),
+        download=download,
+        url=URL,
+        name=NAME,
+        how=HOW,
+        sha256=SHA256,
+        verify=verify_folder,
+    )
 
 
 def pair_transform(size: int, jitter: bool) -> v2.Compose:

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from cvlib.config import data_dir
-from cvlib.data.download import check_image_counts, check_images_decode, download_and_extract, incomplete, unavailable
+from cvlib.data.download import check_image_counts, check_images_decode, find_or_download
 from cvlib.validate import check_int
 
 __all__ = ["COUNTS", "URL", "bsds_folder", "sr_crops", "verify_folder"]
@@ -79,15 +79,17 @@ def bsds_folder(root: Path | str | None = None, download: bool = True) -> Path:
             it was removed, so running again downloads afresh.
     """
     folder = Path(root if root is not None else data_dir()) / FOLDER_NAME
-    if not all((folder / "images" / split).is_dir() for split in SPLITS):
-        if not download:
-            raise unavailable(NAME, folder, HOW)
-        return download_and_extract(URL, folder, SHA256, name=NAME, how=HOW, verify=verify_folder)
-    try:
-        verify_folder(folder, decode=False)
-    except ValueError as err:
-        raise incomplete(NAME, folder, err, HOW) from err
-    return folder
+    return find_or_download(
+        folder,
+        [f"images/{split}" for split in SPLITS],
+        lambda f: verify_folder(f, decode=False),
+        download=download,
+        url=URL,
+        name=NAME,
+        how=HOW,
+        sha256=SHA256,
+        verify=verify_folder,
+    )
 
 
 def _load(path: Path) -> np.ndarray:
