@@ -33,7 +33,9 @@ from cvlib.validate import check_images
 
 def _check_tokens(tokens: object, n: int | None = None, what: str = "tokens") -> torch.Tensor:
     if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.dtype != torch.long:
-        raise TypeError(f"{what} must be a (N, L) int64 tensor of token ids (Vocabulary.encode_batch); got {getattr(tokens, 'shape', type(tokens))}.")
+        raise TypeError(
+            f"{what} must be a (N, L) int64 tensor of token ids (Vocabulary.encode_batch); got {getattr(tokens, 'shape', type(tokens))}."
+        )
     if n is not None and len(tokens) != n:
         raise ValueError(f"{what} has {len(tokens)} rows but there are {n} images.")
     return tokens
@@ -47,13 +49,25 @@ def info_nce(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch
     for CLIP's log-parametrised one). Every other row of the batch is a negative.
     """
     if image_emb.shape != text_emb.shape or image_emb.ndim != 2:
-        raise ValueError(f"image_emb and text_emb must both be (B, D); got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}.")
+        raise ValueError(
+            f"image_emb and text_emb must both be (B, D); got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}."
+        )
     logits = logit_scale * image_emb @ text_emb.T
     target = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def _fit(model: nn.Module, n: int, loss_fn: Callable[[torch.Tensor], torch.Tensor], steps: int, batch_size: int, lr: float, seed: int, progress: bool, desc: str) -> list[float]:
+def _fit(
+    model: nn.Module,
+    n: int,
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    progress: bool,
+    desc: str,
+) -> list[float]:
     """Adam + cosine schedule on random batches of indices ``0..n-1``; returns the loss per step."""
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1; got {steps} and {batch_size}.")
@@ -99,21 +113,29 @@ def train_dual_encoder(
 
 
 @torch.no_grad()
-def embed_images(model: DualEncoder, images: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None) -> torch.Tensor:
+def embed_images(
+    model: DualEncoder, images: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
+) -> torch.Tensor:
     """``(N, 3, H, W)`` in [0, 1] -> ``(N, D)`` unit vectors (CPU)."""
     check_images(images, channels=3, unit_range=True)
     device = resolve_device(model, device)
     with eval_mode(model):
-        return torch.cat([model.encode_image(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
+        return torch.cat(
+            [model.encode_image(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
+        )
 
 
 @torch.no_grad()
-def embed_texts(model: DualEncoder, tokens: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None) -> torch.Tensor:
+def embed_texts(
+    model: DualEncoder, tokens: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
+) -> torch.Tensor:
     """``(N, L)`` token ids -> ``(N, D)`` unit vectors (CPU)."""
     _check_tokens(tokens)
     device = resolve_device(model, device)
     with eval_mode(model):
-        return torch.cat([model.encode_text(tokens[i : i + batch_size].to(device)).cpu() for i in range(0, len(tokens), batch_size)])
+        return torch.cat(
+            [model.encode_text(tokens[i : i + batch_size].to(device)).cpu() for i in range(0, len(tokens), batch_size)]
+        )
 
 
 def recall_at_k(similarity: torch.Tensor, positives: torch.Tensor, k: int = 1) -> float:
@@ -145,7 +167,9 @@ def class_embeddings(model: DualEncoder, prompt_tokens: Sequence[torch.Tensor]) 
     return torch.stack([F.normalize(embed_texts(model, t).mean(0), dim=0) for t in prompt_tokens])
 
 
-def zero_shot_predict(model: DualEncoder, images: torch.Tensor, prompt_tokens: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def zero_shot_predict(
+    model: DualEncoder, images: torch.Tensor, prompt_tokens: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Classify images by the class whose prompt embedding is most similar (:func:`class_embeddings`).
 
     Returns ``(N,)`` int64 predictions and the ``(N, C)`` cosine similarities. To compare several
@@ -156,7 +180,9 @@ def zero_shot_predict(model: DualEncoder, images: torch.Tensor, prompt_tokens: S
     return sims.argmax(1), sims
 
 
-def _caption_loss(model: AttentionCaptioner, images: torch.Tensor, tokens: torch.Tensor, attention_penalty: float) -> torch.Tensor:
+def _caption_loss(
+    model: AttentionCaptioner, images: torch.Tensor, tokens: torch.Tensor, attention_penalty: float
+) -> torch.Tensor:
     logits, alphas = model(images, tokens)
     target = tokens[:, 1:]
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=0)
@@ -203,7 +229,9 @@ def train_captioner(
 
 
 @torch.no_grad()
-def greedy_captions(model: AttentionCaptioner, images: torch.Tensor, max_len: int = 20, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def greedy_captions(
+    model: AttentionCaptioner, images: torch.Tensor, max_len: int = 20, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Most likely word at every step. Returns ``(N, max_len)`` ids (after ``<eos>``: 0) and ``(N, max_len, L)`` attention (CPU)."""
     check_images(images, channels=3, unit_range=True)
     device = resolve_device(model)
@@ -232,7 +260,9 @@ def greedy_captions(model: AttentionCaptioner, images: torch.Tensor, max_len: in
 
 
 @torch.no_grad()
-def beam_caption(model: AttentionCaptioner, image: torch.Tensor, beam: int = 3, max_len: int = 20) -> tuple[list[int], float]:
+def beam_caption(
+    model: AttentionCaptioner, image: torch.Tensor, beam: int = 3, max_len: int = 20
+) -> tuple[list[int], float]:
     """Beam search for one ``(3, H, W)`` image: the ``beam`` best partial captions are kept at each step.
 
     Returns the ids of the best finished caption (without ``<bos>``, ending in ``<eos>``) and
@@ -285,7 +315,9 @@ def bleu4(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     No smoothing: 0 when some n-gram order has no match.
     """
     if len(references) != len(hypotheses) or not references:
-        raise ValueError(f"need as many hypotheses as references (and at least one); got {len(hypotheses)} and {len(references)}.")
+        raise ValueError(
+            f"need as many hypotheses as references (and at least one); got {len(hypotheses)} and {len(references)}."
+        )
     matches, totals = [0] * 4, [0] * 4
     ref_len = hyp_len = 0
     for ref, hyp in zip(references, hypotheses, strict=True):
@@ -303,7 +335,9 @@ def bleu4(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     return brevity * math.exp(log_precision)
 
 
-def attention_hits(vocab: Vocabulary, ids: torch.Tensor, alphas: torch.Tensor, scenes: Sequence[TextScene], grid: int) -> dict[str, list[bool]]:
+def attention_hits(
+    vocab: Vocabulary, ids: torch.Tensor, alphas: torch.Tensor, scenes: Sequence[TextScene], grid: int
+) -> dict[str, list[bool]]:
     """For each generated shape word that names the right shape, does its attention peak fall on that object?
 
     ``ids``: ``(N, T)`` generated ids, ``alphas``: ``(N, T, grid*grid)`` (from :func:`greedy_captions`).
@@ -364,7 +398,13 @@ def train_vqa(
 
 
 @torch.no_grad()
-def predict_answers(model: nn.Module, images: torch.Tensor, scene_index: torch.Tensor, question_tokens: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+def predict_answers(
+    model: nn.Module,
+    images: torch.Tensor,
+    scene_index: torch.Tensor,
+    question_tokens: torch.Tensor,
+    batch_size: int = 512,
+) -> torch.Tensor:
     """``(Q,)`` int64 answer ids for every question (model in eval mode inside)."""
     check_images(images, channels=3, unit_range=True)
     _check_tokens(question_tokens, len(scene_index), "question_tokens")
@@ -372,7 +412,11 @@ def predict_answers(model: nn.Module, images: torch.Tensor, scene_index: torch.T
     with eval_mode(model):
         return torch.cat(
             [
-                model(images[scene_index[i : i + batch_size]].to(device), question_tokens[i : i + batch_size].to(device)).argmax(-1).cpu()
+                model(
+                    images[scene_index[i : i + batch_size]].to(device), question_tokens[i : i + batch_size].to(device)
+                )
+                .argmax(-1)
+                .cpu()
                 for i in range(0, len(scene_index), batch_size)
             ]
         )
@@ -381,7 +425,9 @@ def predict_answers(model: nn.Module, images: torch.Tensor, scene_index: torch.T
 def accuracy_by_type(predictions: torch.Tensor, answers: torch.Tensor, types: Sequence[str]) -> dict[str, float]:
     """Accuracy per question type plus ``"all"``: ``{type: share correct}`` (types in first-seen order)."""
     if len(predictions) != len(answers) or len(answers) != len(types) or not len(types):
-        raise ValueError(f"predictions, answers and types must be non-empty and equally long; got {len(predictions)}, {len(answers)}, {len(types)}.")
+        raise ValueError(
+            f"predictions, answers and types must be non-empty and equally long; got {len(predictions)}, {len(answers)}, {len(types)}."
+        )
     correct = (predictions == answers).numpy()
     types_arr = np.array(types)
     out = {t: float(correct[types_arr == t].mean()) for t in dict.fromkeys(types)}

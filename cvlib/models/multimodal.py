@@ -19,6 +19,7 @@ Training, decoding and evaluation live in :mod:`cvlib.multimodal`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -91,7 +92,7 @@ class DualEncoder(nn.Module):
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.image_proj = nn.Linear(image_encoder.out_channels, dim)
-        self.text_proj = nn.Linear(text_encoder.out_dim, dim)
+        self.text_proj = nn.Linear(cast(int, text_encoder.out_dim), dim)  # BagOfWords / GRUText.out_dim
         self.logit_scale = nn.Parameter(torch.tensor(1 / 0.07).log())
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
@@ -113,7 +114,9 @@ class AttentionCaptioner(nn.Module):
     next word's logits come from ``[h, z]``.
     """
 
-    def __init__(self, vocab_size: int, widths: Sequence[int] = (32, 64, 96), embed: int = 48, hidden: int = 128, attn: int = 64) -> None:
+    def __init__(
+        self, vocab_size: int, widths: Sequence[int] = (32, 64, 96), embed: int = 48, hidden: int = 128, attn: int = 64
+    ) -> None:
         super().__init__()
         self.encoder = ConvGrid(widths)
         c = self.encoder.out_channels
@@ -134,7 +137,9 @@ class AttentionCaptioner(nn.Module):
         """The decoder's first state from the mean region vector: ``(B, L, C)`` -> ``(B, hidden)``."""
         return torch.tanh(self.init_h(feats.mean(1)))
 
-    def step(self, feats: torch.Tensor, words: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self, feats: torch.Tensor, words: torch.Tensor, h: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One word: ``(B, L, C)``, ``(B,)`` previous word ids, ``(B, hidden)`` -> logits ``(B, V)``, new state, attention ``(B, L)``."""
         scores = self.att_w(torch.tanh(self.att_f(feats) + self.att_h(h).unsqueeze(1))).squeeze(-1)
         alpha = scores.softmax(-1)
@@ -178,7 +183,9 @@ class VQANet(nn.Module):
     question go to an MLP.
     """
 
-    def __init__(self, vocab_size: int, n_answers: int, widths: Sequence[int] = (32, 64, 96), hidden: int = 128) -> None:
+    def __init__(
+        self, vocab_size: int, n_answers: int, widths: Sequence[int] = (32, 64, 96), hidden: int = 128
+    ) -> None:
         super().__init__()
         self.encoder = ConvGrid(widths)
         self.question = GRUText(vocab_size, 64, hidden)
