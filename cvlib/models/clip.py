@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import urllib.error
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +60,7 @@ class CLIPEncoder(nn.Module):
 
     def __init__(self, model: nn.Module, tokenizer: Any, image_size: int) -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model  # an open_clip CLIP (encode_image, encode_text, logit_scale)
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -68,7 +68,8 @@ class CLIPEncoder(nn.Module):
 
     @property
     def logit_scale(self) -> torch.Tensor:
-        return self.model.logit_scale
+        scale: torch.Tensor = self.model.logit_scale
+        return scale
 
     def tokenize(self, texts: list[str]) -> torch.Tensor:
         """``(len(texts), 77)`` int64 token ids (CLIP's byte-pair tokenizer, padded)."""
@@ -79,7 +80,8 @@ class CLIPEncoder(nn.Module):
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, channels=3, unit_range=True)
         x = F.interpolate(images, size=(self.image_size, self.image_size), mode="bicubic", align_corners=False)
-        x = (x.clamp(0, 1) - self.mean) / self.std
+        mean, std = cast(torch.Tensor, self.mean), cast(torch.Tensor, self.std)
+        x = (x.clamp(0, 1) - mean) / std
         return F.normalize(self.model.encode_image(x), dim=-1)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -114,13 +116,16 @@ def load_clip(
         model = open_clip.create_model(name, pretrained=None)
     finally:
         logging.disable(logging.NOTSET)
-    missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-    if missing or unexpected:
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()})  # strict: every tensor, every shape
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
         raise ValueError(
-            f"the {name} / {pretrained} checkpoint does not fit the architecture: "
-            f"{len(missing)} missing keys (e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}). "
-            f"Delete the cached file in {torch.hub.get_dir()}/checkpoints and run again."
-        )
+            f"the {name} / {pretrained} checkpoint does not fit the architecture ({first}); "
+            f"delete the cached file in {torch.hub.get_dir()}/checkpoints and run again."
+        ) from err
     size = model.visual.image_size
-    encoder = CLIPEncoder(model, open_clip.get_tokenizer(name), int(size[0] if isinstance(size, tuple | list) else size))
+    encoder = CLIPEncoder(
+        model, open_clip.get_tokenizer(name), int(size[0] if isinstance(size, tuple | list) else size)
+    )
     return encoder.to(torch.device(device) if device is not None else "cpu").eval()
