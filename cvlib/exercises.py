@@ -2,7 +2,7 @@
 
 Each exercise knows how to compute its own answer (with the same cvlib/torch functions the
 lesson uses), so nothing is stored as a bare number; worked solutions live in
-``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-11.
+``solutions/NN_topic_solutions.ipynb`` and run in the test command. Used by lessons 01-12.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torchvision.ops import box_iou
 from cvlib.models.classic import conv_output_size
 from cvlib.models.cyclegan import patch_size
 from cvlib.models.utils import count_parameters
+from cvlib.multimodal import info_nce
 
 
 def receptive_field(layers: list[tuple[int, int]]) -> int:
@@ -176,6 +177,21 @@ EXERCISES: dict[str, Exercise] = {
         "Factor multiplying the KL term of the distillation loss at temperature T = 4?",
         lambda: 4**2,
         "the soft term's gradients shrink like 1 / T^2, so the loss multiplies it by T^2.",
+    ),
+    "12.uniform_infonce": Exercise(
+        "InfoNCE loss (natural log) of a batch of 128 pairs when every image-text similarity is the same?",
+        lambda: float(info_nce(torch.ones(128, 4) / 2, torch.ones(128, 4) / 2, 10.0)),
+        "with equal logits each row's softmax is uniform over the 128 texts: -log(1/128) in both directions.",
+    ),
+    "12.attention_weights": Exercise(
+        "Attention weights per generated word for a 48 x 48 scene and an encoder of three stride-2 stages?",
+        lambda: (48 // 2**3) ** 2,
+        "one weight per cell of the feature grid: three halvings take 48 px to a 6 x 6 grid.",
+    ),
+    "12.brevity_penalty": Exercise(
+        "BLEU's brevity penalty for outputs of 8 words in total against references of 10 words?",
+        lambda: math.exp(1 - 10 / 8),
+        "BP = exp(1 - r / c) when the candidate length c is below the reference length r.",
     ),
 }
 

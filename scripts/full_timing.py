@@ -366,6 +366,64 @@ def style_step(s: dict, device):
     return step
 
 
+def multimodal_step(s: dict, kind: str, device):
+    """One step of a lesson 12 network at its full sizes: ``kind`` = match (InfoNCE, batch 128), caption
+    (teacher forcing over a 19-token caption, batch 64) or vqa (FiLM VQA, 8-token questions, batch 64)."""
+    from cvlib.data.textscenes import ANSWERS, Vocabulary
+    from cvlib.models.multimodal import AttentionCaptioner, BagOfWords, ConvGrid, DualEncoder, VQANet
+    from cvlib.multimodal import _caption_loss, info_nce
+
+    v, side = len(Vocabulary()), s["image_size"]
+    if kind == "match":
+        model = DualEncoder(ConvGrid(s["widths"]), BagOfWords(v, 64), dim=64).to(device)
+        batch, length = 128, 10
+    elif kind == "caption":
+        model = AttentionCaptioner(v, s["widths"], embed=32, hidden=96, attn=48).to(device)
+        batch, length = 64, 19  # three objects: 17 words + <bos> + <eos>
+    else:
+        model = VQANet(v, len(ANSWERS), s["widths"], hidden=96).to(device)
+        batch, length = 64, 8
+    images = torch.rand(batch, 3, side, side, device=device)
+    tokens = torch.randint(4, v, (batch, length), device=device)
+    tokens[:, 0] = Vocabulary.bos
+    answers = torch.randint(0, len(ANSWERS), (batch,), device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        if kind == "match":
+            img, txt = model(images, tokens)
+            loss = info_nce(img, txt, model.logit_scale.exp())
+        elif kind == "caption":
+            loss = _caption_loss(model, images, tokens, 0.0)
+        else:
+            loss = F.cross_entropy(model(images, tokens), answers)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def clip_embed_step(s: dict, device):
+    """Lesson 12's OpenCLIP ViT-B/32 embedding a batch of 256 photographs (inference; random weights cost the same)."""
+    import logging
+
+    import open_clip
+
+    logging.disable(logging.WARNING)
+    try:
+        model = open_clip.create_model(s["clip"][0], pretrained=None).to(device).eval()
+    finally:
+        logging.disable(logging.NOTSET)
+    images = torch.rand(256, 3, 224, 224, device=device)
+
+    def step() -> None:
+        with torch.no_grad():
+            model.encode_image(images)
+
+    return step
+
+
 def workloads() -> list[Workload]:
     from cvlib.models.classic import LeNet5, SmallVGG
 
@@ -596,6 +654,24 @@ def workloads() -> list[Workload]:
             f"SmallVGG{s['widths']} on CIFAR-10, {runs} trainings x {s['steps']:,} steps (batch 64)",
             runs * s["steps"],
             lambda d, s=s: classifier_step(SmallVGG(3, 10, s["widths"], dropout=0.3), (64, 3, 32, 32), 10, d),
+        )
+    )
+
+    s = full_sizes("12_multimodal")
+    for kind, steps, name in (
+        ("match", s["match_steps"], f"dual encoder (InfoNCE), {s['match_steps']:,} steps (batch 128)"),
+        ("caption", s["caption_steps"], f"Show-Attend-Tell captioner, {s['caption_steps']:,} steps (batch 64)"),
+        ("vqa", s["vqa_steps"] + 300, f"FiLM VQA, {s['vqa_steps']:,} steps + question-only 300 (batch 64)"),
+    ):
+        out.append(
+            Workload("12", f"{name}, {s['image_size']} px", steps, lambda d, s=s, k=kind: multimodal_step(s, k, d))
+        )
+    out.append(
+        Workload(
+            "12",
+            f"OpenCLIP {s['clip'][0]}: embed {s['clip_images']:,} CIFAR-10 photographs at 224 px (batches of 256)",
+            math.ceil(s["clip_images"] / 256),
+            lambda d, s=s: clip_embed_step(s, d),
         )
     )
     return out

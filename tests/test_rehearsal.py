@@ -7,9 +7,9 @@ What a Colab or CUDA learner runs, on this machine and in CI, through the real
   under a temporary ``CVLIB_DATA``; hymenoptera, which lesson 02 downloads, is served as
   the real zip archive by a local HTTP server (``CVLIB_MIRROR``: the URL base is the only
   thing overridden) and goes through download -> verify -> extract;
-- torchvision weights (ResNet-18, COCO Mask R-CNN, COCO LR-ASPP) are seeded random-init state dicts
-  under their official file names in a temporary ``TORCH_HOME``, so the real
-  ``weights=...`` loading code runs;
+- torchvision weights (ResNet-18, COCO Mask R-CNN, COCO LR-ASPP, ...) and lesson 12's OpenCLIP checkpoint are
+  seeded random-init state dicts under their official file names in a temporary ``TORCH_HOME``, so the real
+  ``weights=...`` / ``torch.hub`` loading code runs;
 - sizes shrink only through the ``parameters`` cell: a cell injected after it updates
   ``SIZES`` (papermill-style), so each lesson finishes in about a minute on 2 cores.
 
@@ -125,6 +125,18 @@ OVERRIDES = {
         "seeds": 2,
         "rounds": 1,
     },
+    "12_multimodal": {
+        "image_size": 32,  # a 4 x 4 feature grid
+        "widths": (4, 8, 8),
+        "match_train": 64,
+        "match_steps": 2,
+        "caption_train": 64,
+        "caption_steps": 2,
+        "vqa_scenes": 40,
+        "vqa_steps": 2,
+        "test_scenes": 40,
+        "clip_images": 20,  # the CIFAR-10 fixture's 20 test images; ViT-B/32 at random weights (fp16 fixture)
+    },
 }
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -152,6 +164,7 @@ def full_world(tmp_path_factory):
         torch_home,
         names=("resnet18", "maskrcnn_resnet50_fpn", "lraspp_mobilenet_v3_large", "keypointrcnn_resnet50_fpn", "vgg16"),
     )
+    fullfixtures.clip_weights(torch_home)  # lesson 12's OpenCLIP ViT-B/32
     with fullfixtures.LocalMirror(served) as mirror:
         yield {
             "env": {
@@ -196,6 +209,8 @@ def test_lesson_runs_in_full(path, full_world):
             "lesson 02 downloaded hymenoptera once from the (local) server"
         )
         assert (full_world["data"] / "hymenoptera_data" / "val" / "bees").is_dir()
+    if path.stem == "12_multimodal":
+        assert "zero-shot on 20 CIFAR-10 test photographs" in text, "lesson 12 ran OpenCLIP on the CIFAR-10 fixture"
     if path.stem == "10_conditional_generation":
         facades = [r for r in full_world["mirror"].requests if "facades" in r]
         assert facades == ["/efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"], (
