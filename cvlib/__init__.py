@@ -19,6 +19,7 @@ data -> models -> task modules -> metrics -> viz / widgets.
 - ``cvlib.keypoints``  heatmap targets and decoding, PCK / OKS, COCO keypoint AP (09)
 - ``cvlib.conditional`` pix2pix step, sharpness / PSNR / SSIM, perceptual and style losses, style transfer (10)
 - ``cvlib.fewlabels``  training on few labels: CutMix / MixUp, pseudo-labels, self-training, distillation (11)
+- ``cvlib.multimodal`` InfoNCE, retrieval recall@K, zero-shot prompts, captioning (greedy / beam, BLEU-4, attention hits), VQA (12)
 - ``cvlib.metrics``    metrics shared by several lessons (accuracy, Frechet distance, coverage)
 - ``cvlib.viz``        image grids, curves, confusion matrices, overlays, smoothing
 - ``cvlib.widgets``    ipywidgets helpers used by the lessons

@@ -382,6 +382,7 @@ def multimodal_step(s: dict, kind: str, device):
         batch, length = 64, 19  # three objects: 17 words + <bos> + <eos>
     else:
         model = VQANet(v, len(ANSWERS), s["widths"], hidden=96).to(device)
+        model.encoder.requires_grad_(False)  # the lesson freezes the captioner's encoder inside VQANet
         batch, length = 64, 8
     images = torch.rand(batch, 3, side, side, device=device)
     tokens = torch.randint(4, v, (batch, length), device=device)
