@@ -26,9 +26,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cvlib.data.textscenes import SHAPES, TextScene, Vocabulary
+from cvlib.models.clip import CLIPEncoder
 from cvlib.models.multimodal import AttentionCaptioner, DualEncoder
 from cvlib.models.utils import eval_mode, resolve_device
 from cvlib.validate import check_images
+
+JointEncoder = DualEncoder | CLIPEncoder
+"""A model with ``encode_image`` / ``encode_text`` into one space of unit vectors."""
 
 
 def _check_tokens(tokens: object, n: int | None = None, what: str = "tokens") -> torch.Tensor:
@@ -68,7 +72,7 @@ def _fit(
     progress: bool,
     desc: str,
 ) -> list[float]:
-    """Adam + cosine schedule on random batches of indices ``0..n-1``; returns the loss per step."""
+    """Adam with a one-cycle schedule (10 % warm-up, then cosine decay) on random batches of indices ``0..n-1``; returns the loss per step."""
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1; got {steps} and {batch_size}.")
     torch.manual_seed(seed)
@@ -114,9 +118,13 @@ def train_dual_encoder(
 
 @torch.no_grad()
 def embed_images(
-    model: DualEncoder, images: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
+    model: JointEncoder, images: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
 ) -> torch.Tensor:
-    """``(N, 3, H, W)`` in [0, 1] -> ``(N, D)`` unit vectors (CPU)."""
+    """``(N, 3, H, W)`` in [0, 1] -> ``(N, D)`` unit vectors (CPU).
+
+    ``model``: anything with ``encode_image`` / ``encode_text`` returning unit vectors: a
+    :class:`~cvlib.models.multimodal.DualEncoder` or a :class:`~cvlib.models.clip.CLIPEncoder`.
+    """
     check_images(images, channels=3, unit_range=True)
     device = resolve_device(model, device)
     with eval_mode(model):
@@ -127,7 +135,7 @@ def embed_images(
 
 @torch.no_grad()
 def embed_texts(
-    model: DualEncoder, tokens: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
+    model: JointEncoder, tokens: torch.Tensor, batch_size: int = 512, device: torch.device | str | None = None
 ) -> torch.Tensor:
     """``(N, L)`` token ids -> ``(N, D)`` unit vectors (CPU)."""
     _check_tokens(tokens)
@@ -157,7 +165,7 @@ def recall_at_k(similarity: torch.Tensor, positives: torch.Tensor, k: int = 1) -
     return float(positives.gather(1, top).any(1).float().mean())
 
 
-def class_embeddings(model: DualEncoder, prompt_tokens: Sequence[torch.Tensor]) -> torch.Tensor:
+def class_embeddings(model: JointEncoder, prompt_tokens: Sequence[torch.Tensor]) -> torch.Tensor:
     """One unit vector per class: ``prompt_tokens[c]`` ``(P_c, L)`` -> the mean of its prompts' embeddings, renormalised; ``(C, D)``.
 
     With ``P_c > 1`` this is CLIP's prompt ensembling (the average is taken in embedding space).
@@ -168,7 +176,7 @@ def class_embeddings(model: DualEncoder, prompt_tokens: Sequence[torch.Tensor]) 
 
 
 def zero_shot_predict(
-    model: DualEncoder, images: torch.Tensor, prompt_tokens: Sequence[torch.Tensor]
+    model: JointEncoder, images: torch.Tensor, prompt_tokens: Sequence[torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Classify images by the class whose prompt embedding is most similar (:func:`class_embeddings`).
 
