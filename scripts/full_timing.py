@@ -511,8 +511,8 @@ def workloads() -> list[Workload]:
     out.append(
         Workload(
             "05",
-            f"DCGAN + conditional on MNIST, {s['gan_steps'] + s['cgan_steps']} steps",
-            s["gan_steps"] + s["cgan_steps"],
+            f"DCGAN + conditional + self-conditioned on MNIST, {s['gan_steps'] + s['cgan_steps'] + s['selfcond_steps']} steps",
+            s["gan_steps"] + s["cgan_steps"] + s["selfcond_steps"],
             lambda d, s=s: dcgan_step(1, 28, s["nz"], s["width"], s["batch_size"], d),
         )
     )

@@ -50,6 +50,7 @@ OVERRIDES = {
         "gan_steps": 20,
         "snapshot_every": 10,
         "cgan_steps": 10,
+        "selfcond_steps": 10,
         "classifier_epochs": 1,
         "n_samples": 64,
         "celeba_epochs": 1,
